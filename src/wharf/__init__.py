@@ -1,0 +1,3 @@
+"""wharf: a private, OCI-compliant container registry."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Metadata store: the only package that writes SQL (SQLAlchemy Core, Alembic)."""

@@ -1,0 +1,275 @@
+"""The metadata store: every query the registry runs, and nothing else.
+
+Transactions: `_write()` takes the database write lock up front (SQLite BEGIN IMMEDIATE);
+a manifest is checked against its references and inserted in one such transaction, so a
+concurrent delete of what it references either happens before (and the PUT fails) or
+after (and sees the new reference).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from wharf.metadata import schema as s
+from wharf.oci.manifest import Manifest
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReferrerRow:
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    size: int
+    annotations: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRow:
+    id: str
+    repository_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MetadataStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _insert_ignore(self, conn: Connection, table: Table, **values: Any) -> None:
+        conn.execute(self._insert(table).values(**values).on_conflict_do_nothing())
+
+    # -- repositories -------------------------------------------------------------
+
+    def repository_id(self, name: str) -> int | None:
+        with self._read() as conn:
+            return conn.scalar(select(s.repositories.c.id).where(s.repositories.c.name == name))
+
+    def ensure_repository(self, name: str, project: str) -> int:
+        existing = self.repository_id(name)
+        if existing is not None:
+            return existing
+        with self._write() as conn:
+            self._insert_ignore(conn, s.projects, name=project, public=False, created_at=now())
+            project_id = conn.scalar(select(s.projects.c.id).where(s.projects.c.name == project))
+            self._insert_ignore(conn, s.repositories, name=name, project_id=project_id,
+                                created_at=now())
+            repo_id = conn.scalar(select(s.repositories.c.id).where(s.repositories.c.name == name))
+        assert repo_id is not None
+        return int(repo_id)
+
+    def catalog(self, n: int, last: str | None) -> list[str]:
+        query = select(s.repositories.c.name).order_by(s.repositories.c.name).limit(n)
+        if last:
+            query = query.where(s.repositories.c.name > last)
+        with self._read() as conn:
+            return list(conn.scalars(query))
+
+    # -- blobs --------------------------------------------------------------------
+
+    def blob_size_in_repository(self, repository_id: int, digest: str) -> int | None:
+        query = (
+            select(s.blobs.c.size)
+            .join(s.repository_blobs, s.repository_blobs.c.digest == s.blobs.c.digest)
+            .where(s.repository_blobs.c.repository_id == repository_id,
+                   s.blobs.c.digest == digest)
+        )
+        with self._read() as conn:
+            return conn.scalar(query)
+
+    def blob_size(self, digest: str) -> int | None:
+        with self._read() as conn:
+            return conn.scalar(select(s.blobs.c.size).where(s.blobs.c.digest == digest))
+
+    def link_blob(self, repository_id: int, digest: str, size: int) -> None:
+        """Record a committed blob and link it to the repository (idempotent)."""
+        with self._write() as conn:
+            self._insert_ignore(conn, s.blobs, digest=digest, size=size, created_at=now())
+            self._insert_ignore(conn, s.repository_blobs, repository_id=repository_id,
+                                digest=digest, created_at=now())
+
+    def link_existing_blob(self, repository_id: int, digest: str) -> int | None:
+        """Link a blob the store already has; None if it has no row (nothing to mount)."""
+        with self._write() as conn:
+            size = conn.scalar(select(s.blobs.c.size).where(s.blobs.c.digest == digest))
+            if size is None:
+                return None
+            self._insert_ignore(conn, s.repository_blobs, repository_id=repository_id,
+                                digest=digest, created_at=now())
+            return int(size)
+
+    def unlink_blob(self, repository_id: int, digest: str) -> bool:
+        with self._write() as conn:
+            result = conn.execute(delete(s.repository_blobs).where(
+                s.repository_blobs.c.repository_id == repository_id,
+                s.repository_blobs.c.digest == digest))
+            return result.rowcount > 0
+
+    # -- uploads ------------------------------------------------------------------
+
+    def create_upload(self, upload_id: str, repository_id: int) -> None:
+        with self._write() as conn:
+            conn.execute(s.uploads.insert().values(id=upload_id, repository_id=repository_id,
+                                                   created_at=now(), updated_at=now()))
+
+    def get_upload(self, upload_id: str) -> UploadRow | None:
+        with self._read() as conn:
+            row = conn.execute(select(s.uploads).where(s.uploads.c.id == upload_id)).first()
+        return None if row is None else UploadRow(row.id, row.repository_id, row.created_at,
+                                                   row.updated_at)
+
+    def touch_upload(self, upload_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(update(s.uploads).where(s.uploads.c.id == upload_id)
+                         .values(updated_at=now()))
+
+    def delete_upload(self, upload_id: str) -> bool:
+        with self._write() as conn:
+            return conn.execute(delete(s.uploads).where(s.uploads.c.id == upload_id)).rowcount > 0
+
+    def stale_uploads(self, before: datetime, limit: int = 500) -> list[str]:
+        with self._read() as conn:
+            return list(conn.scalars(select(s.uploads.c.id).where(s.uploads.c.updated_at < before)
+                                     .limit(limit)))
+
+    # -- manifests ----------------------------------------------------------------
+
+    def put_manifest(self, repository_id: int, manifest: Manifest, body: bytes,
+                     tag: str | None) -> list[str]:
+        """Store and link a manifest; returns the references missing from the repository
+        (and then stores nothing)."""
+        digest = str(manifest.digest)
+        blob_digests = {str(d.digest) for d in manifest.blobs if not d.foreign}
+        child_digests = {str(d.digest) for d in manifest.children}
+        with self._write() as conn:
+            present_blobs = set(conn.scalars(select(s.repository_blobs.c.digest).where(
+                s.repository_blobs.c.repository_id == repository_id,
+                s.repository_blobs.c.digest.in_(blob_digests)))) if blob_digests else set()
+            present_children = set(conn.scalars(select(s.repository_manifests.c.digest).where(
+                s.repository_manifests.c.repository_id == repository_id,
+                s.repository_manifests.c.digest.in_(child_digests)))) if child_digests else set()
+            missing = sorted((blob_digests - present_blobs) | (child_digests - present_children))
+            if missing:
+                return missing
+            exists = conn.scalar(select(s.manifests.c.digest).where(s.manifests.c.digest == digest))
+            if exists is None:
+                conn.execute(s.manifests.insert().values(
+                    digest=digest, media_type=manifest.media_type,
+                    artifact_type=manifest.artifact_type,
+                    subject=str(manifest.subject.digest) if manifest.subject else None,
+                    annotations=json.dumps(manifest.annotations) if manifest.annotations else None,
+                    size=len(body), body=body, created_at=now()))
+                refs = [{"parent": digest, "child": c, "kind": "blob"} for c in blob_digests]
+                refs += [{"parent": digest, "child": c, "kind": "manifest"} for c in child_digests]
+                if refs:
+                    conn.execute(self._insert(s.manifest_references).on_conflict_do_nothing(),
+                                 refs)
+            self._insert_ignore(conn, s.repository_manifests, repository_id=repository_id,
+                                digest=digest, pushed_at=now())
+            if tag is not None:
+                self._upsert_tag(conn, repository_id, tag, digest)
+        return []
+
+    def _upsert_tag(self, conn: Connection, repository_id: int, tag: str, digest: str) -> None:
+        stmt = self._insert(s.tags).values(repository_id=repository_id, name=tag, digest=digest,
+                                           updated_at=now())
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[s.tags.c.repository_id, s.tags.c.name],
+            set_={"digest": digest, "updated_at": now()}))
+
+    def resolve_tag(self, repository_id: int, tag: str) -> str | None:
+        with self._read() as conn:
+            return conn.scalar(select(s.tags.c.digest).where(
+                s.tags.c.repository_id == repository_id, s.tags.c.name == tag))
+
+    def get_manifest(self, repository_id: int, digest: str) -> StoredManifest | None:
+        query = (
+            select(s.manifests.c.media_type, s.manifests.c.body)
+            .join(s.repository_manifests, s.repository_manifests.c.digest == s.manifests.c.digest)
+            .where(s.repository_manifests.c.repository_id == repository_id,
+                   s.manifests.c.digest == digest)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else StoredManifest(digest, row.media_type, row.body)
+
+    def delete_manifest(self, repository_id: int, digest: str) -> bool:
+        """Unlink a manifest from a repository, with every tag pointing at it."""
+        with self._write() as conn:
+            conn.execute(delete(s.tags).where(s.tags.c.repository_id == repository_id,
+                                              s.tags.c.digest == digest))
+            result = conn.execute(delete(s.repository_manifests).where(
+                s.repository_manifests.c.repository_id == repository_id,
+                s.repository_manifests.c.digest == digest))
+            return result.rowcount > 0
+
+    def delete_tag(self, repository_id: int, tag: str) -> bool:
+        with self._write() as conn:
+            result = conn.execute(delete(s.tags).where(s.tags.c.repository_id == repository_id,
+                                                       s.tags.c.name == tag))
+            return result.rowcount > 0
+
+    def list_tags(self, repository_id: int, n: int, last: str | None) -> list[str]:
+        query = (select(s.tags.c.name).where(s.tags.c.repository_id == repository_id)
+                 .order_by(s.tags.c.name).limit(n))
+        if last:
+            query = query.where(s.tags.c.name > last)
+        with self._read() as conn:
+            return list(conn.scalars(query))
+
+    def referrers(self, repository_id: int, subject: str,
+                  artifact_type: str | None) -> list[ReferrerRow]:
+        m = s.manifests
+        query = (
+            select(m.c.digest, m.c.media_type, m.c.artifact_type, m.c.size, m.c.annotations)
+            .join(s.repository_manifests, and_(
+                s.repository_manifests.c.digest == m.c.digest,
+                s.repository_manifests.c.repository_id == repository_id))
+            .where(m.c.subject == subject)
+            .order_by(m.c.digest)
+        )
+        if artifact_type is not None:
+            query = query.where(m.c.artifact_type == artifact_type)
+        with self._read() as conn:
+            return [ReferrerRow(r.digest, r.media_type, r.artifact_type, r.size,
+                                json.loads(r.annotations) if r.annotations else None)
+                    for r in conn.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            return {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
+                    for t in (s.repositories, s.blobs, s.manifests, s.tags, s.uploads)}
+
+
+__all__ = ["IntegrityError", "MetadataStore", "ReferrerRow", "StoredManifest", "UploadRow"]

@@ -1,0 +1,1 @@
+"""The OCI specs as pure functions: digests, names, media types, manifest parsing."""

@@ -1,0 +1,1 @@
+"""What push, pull, mount, tag and delete mean."""

@@ -1,0 +1,248 @@
+"""The registry's domain operations, one method per OCI endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from wharf import errors
+from wharf.errors import RegistryError
+from wharf.metadata.store import MetadataStore, StoredManifest, now
+from wharf.oci import mediatypes as mt
+from wharf.oci.digest import Digest, DigestError, is_digest
+from wharf.oci.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
+from wharf.oci.names import is_valid_name, is_valid_tag, project_of
+from wharf.registry.uploads import UploadManager, UploadState
+from wharf.storage import keys
+from wharf.storage.driver import StorageDriver
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    digest: Digest
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PutManifestResult:
+    digest: Digest
+    subject: Digest | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[str]
+    next_last: str | None
+
+
+def parse_digest(text: str) -> Digest:
+    try:
+        return Digest.parse(text)
+    except DigestError as exc:
+        raise RegistryError(errors.DIGEST_INVALID, {"digest": text[:256]}, str(exc)) from exc
+
+
+def check_name(name: str) -> str:
+    if not is_valid_name(name):
+        raise RegistryError(errors.NAME_INVALID, {"name": name[:300]})
+    return name
+
+
+def page_size(raw: str | None, default: int = MAX_PAGE) -> int:
+    """`n` from a query string: absent means the default, huge values are clamped."""
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise RegistryError(errors.PAGINATION_NUMBER_INVALID, {"n": raw[:32]})
+    return min(int(raw), MAX_PAGE)
+
+
+class RegistryService:
+    def __init__(self, meta: MetadataStore, driver: StorageDriver,
+                 upload_ttl: timedelta = timedelta(hours=24)) -> None:
+        self.meta = meta
+        self.driver = driver
+        self.uploads = UploadManager(meta, driver)
+        self.upload_ttl = upload_ttl
+
+    # -- repositories -------------------------------------------------------------
+
+    def _repository(self, name: str) -> int | None:
+        return self.meta.repository_id(check_name(name))
+
+    def _existing_repository(self, name: str, code: errors.ErrorCode) -> int:
+        repo_id = self._repository(name)
+        if repo_id is None:
+            raise RegistryError(code, {"name": name})
+        return repo_id
+
+    def _writable_repository(self, name: str) -> int:
+        return self.meta.ensure_repository(check_name(name), project_of(name))
+
+    # -- blobs --------------------------------------------------------------------
+
+    def stat_blob(self, name: str, digest_text: str) -> BlobInfo:
+        digest = parse_digest(digest_text)
+        repo_id = self._existing_repository(name, errors.BLOB_UNKNOWN)
+        size = self.meta.blob_size_in_repository(repo_id, str(digest))
+        if size is None:
+            raise RegistryError(errors.BLOB_UNKNOWN, {"digest": str(digest)})
+        return BlobInfo(digest, size)
+
+    def read_blob(self, info: BlobInfo, offset: int = 0,
+                  length: int | None = None) -> Iterator[bytes]:
+        return self.driver.read(keys.blob(info.digest), offset, length)
+
+    def delete_blob(self, name: str, digest_text: str) -> None:
+        digest = parse_digest(digest_text)
+        repo_id = self._existing_repository(name, errors.BLOB_UNKNOWN)
+        if not self.meta.unlink_blob(repo_id, str(digest)):
+            raise RegistryError(errors.BLOB_UNKNOWN, {"digest": str(digest)})
+
+    def mount_blob(self, name: str, digest_text: str, source: str | None) -> BlobInfo | None:
+        """Link a blob from another repository; None when it cannot be mounted."""
+        digest = parse_digest(digest_text)
+        if source is None or not is_valid_name(source):
+            return None
+        source_id = self.meta.repository_id(source)
+        if source_id is None or self.meta.blob_size_in_repository(source_id, str(digest)) is None:
+            return None
+        if self.driver.stat(keys.blob(digest)) is None:
+            return None
+        size = self.meta.link_existing_blob(self._writable_repository(name), str(digest))
+        return None if size is None else BlobInfo(digest, size)
+
+    # -- uploads ------------------------------------------------------------------
+
+    def start_upload(self, name: str) -> UploadState:
+        return self.uploads.start(self._writable_repository(name))
+
+    async def upload_monolithic(self, name: str, digest_text: str,
+                                body: AsyncIterator[bytes], length: int | None) -> BlobInfo:
+        digest = parse_digest(digest_text)
+        repo_id = self._writable_repository(name)
+        state = self.uploads.start(repo_id)
+        try:
+            size = await self.uploads.complete(repo_id, state.id, digest, body, None)
+        except BaseException:
+            self.uploads.cancel(repo_id, state.id)
+            raise
+        if length is not None and size != length:
+            raise RegistryError(errors.SIZE_INVALID, {"content_length": length, "received": size})
+        return BlobInfo(digest, size)
+
+    def upload_status(self, name: str, session_id: str) -> UploadState:
+        return self.uploads.status(self._existing_repository(name, errors.BLOB_UPLOAD_UNKNOWN),
+                                   session_id)
+
+    async def upload_chunk(self, name: str, session_id: str, body: AsyncIterator[bytes],
+                           start: int | None, length: int | None) -> UploadState:
+        repo_id = self._existing_repository(name, errors.BLOB_UPLOAD_UNKNOWN)
+        return await self.uploads.append(repo_id, session_id, body, start, length)
+
+    async def finish_upload(self, name: str, session_id: str, digest_text: str,
+                            body: AsyncIterator[bytes], start: int | None) -> BlobInfo:
+        digest = parse_digest(digest_text)
+        repo_id = self._existing_repository(name, errors.BLOB_UPLOAD_UNKNOWN)
+        size = await self.uploads.complete(repo_id, session_id, digest, body, start)
+        return BlobInfo(digest, size)
+
+    def cancel_upload(self, name: str, session_id: str) -> None:
+        repo_id = self._existing_repository(name, errors.BLOB_UPLOAD_UNKNOWN)
+        self.uploads.cancel(repo_id, session_id)
+
+    def purge_stale_uploads(self) -> int:
+        return self.uploads.purge(self.meta.stale_uploads(now() - self.upload_ttl))
+
+    # -- manifests ----------------------------------------------------------------
+
+    def put_manifest(self, name: str, reference: str, body: bytes,
+                     content_type: str | None) -> PutManifestResult:
+        check_name(name)
+        expected: Digest | None = None
+        if is_digest(reference):
+            expected = parse_digest(reference)
+        elif not is_valid_tag(reference):
+            raise RegistryError(errors.TAG_INVALID, {"tag": reference[:200]})
+        if len(body) > MAX_MANIFEST_BYTES:
+            raise RegistryError(errors.MANIFEST_TOO_LARGE, {"limit": MAX_MANIFEST_BYTES})
+        try:
+            manifest = parse_manifest(body, content_type,
+                                      expected.algorithm if expected else "sha256")
+        except ManifestError as exc:
+            raise RegistryError(errors.MANIFEST_INVALID, {"reason": str(exc)},
+                                f"manifest invalid: {exc}") from exc
+        if expected is not None and manifest.digest != expected:
+            raise RegistryError(errors.DIGEST_INVALID,
+                                {"expected": str(expected), "actual": str(manifest.digest)})
+        repo_id = self._writable_repository(name)
+        missing = self.meta.put_manifest(repo_id, manifest, body,
+                                         None if expected else reference)
+        if missing:
+            raise RegistryError(errors.MANIFEST_BLOB_UNKNOWN, {"missing": missing})
+        subject = manifest.subject.digest if manifest.subject else None
+        return PutManifestResult(manifest.digest, subject)
+
+    def get_manifest(self, name: str, reference: str) -> StoredManifest:
+        repo_id = self._existing_repository(name, errors.MANIFEST_UNKNOWN)
+        if is_digest(reference):
+            digest = str(parse_digest(reference))
+        else:
+            if not is_valid_tag(reference):
+                raise RegistryError(errors.TAG_INVALID, {"tag": reference[:200]})
+            found = self.meta.resolve_tag(repo_id, reference)
+            if found is None:
+                raise RegistryError(errors.MANIFEST_UNKNOWN, {"tag": reference})
+            digest = found
+        stored = self.meta.get_manifest(repo_id, digest)
+        if stored is None:
+            raise RegistryError(errors.MANIFEST_UNKNOWN, {"digest": digest})
+        return stored
+
+    def delete_manifest(self, name: str, reference: str) -> None:
+        repo_id = self._existing_repository(name, errors.MANIFEST_UNKNOWN)
+        if is_digest(reference):
+            digest = str(parse_digest(reference))
+            if not self.meta.delete_manifest(repo_id, digest):
+                raise RegistryError(errors.MANIFEST_UNKNOWN, {"digest": digest})
+            return
+        if not is_valid_tag(reference):
+            raise RegistryError(errors.TAG_INVALID, {"tag": reference[:200]})
+        if not self.meta.delete_tag(repo_id, reference):
+            raise RegistryError(errors.MANIFEST_UNKNOWN, {"tag": reference})
+
+    # -- listings -----------------------------------------------------------------
+
+    def list_tags(self, name: str, n: int, last: str | None) -> Page:
+        repo_id = self._existing_repository(name, errors.NAME_UNKNOWN)
+        tags = self.meta.list_tags(repo_id, n + 1, last)
+        return _page(tags, n)
+
+    def catalog(self, n: int, last: str | None) -> Page:
+        return _page(self.meta.catalog(n + 1, last), n)
+
+    def referrers(self, name: str, digest_text: str,
+                  artifact_type: str | None) -> dict[str, Any]:
+        digest = parse_digest(digest_text)
+        repo_id = self._repository(name)
+        rows = [] if repo_id is None else self.meta.referrers(repo_id, str(digest), artifact_type)
+        manifests = []
+        for row in rows:
+            descriptor: dict[str, Any] = {"mediaType": row.media_type, "digest": row.digest,
+                                          "size": row.size}
+            if row.artifact_type:
+                descriptor["artifactType"] = row.artifact_type
+            if row.annotations:
+                descriptor["annotations"] = row.annotations
+            manifests.append(descriptor)
+        return {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": manifests}
+
+
+def _page(rows: list[str], n: int) -> Page:
+    if len(rows) > n:
+        return Page(rows[:n], rows[n - 1] if n > 0 else None)
+    return Page(rows, None)

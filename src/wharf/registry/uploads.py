@@ -1,0 +1,175 @@
+"""Blob upload sessions: bytes streamed to storage, hashed on the way, verified on commit.
+
+Write order (docs/adr/0001-write-order.md): the bytes are fsynced and moved to their
+content-addressed key before the blob's row is written, so a row always names bytes that
+exist. Hashing happens while streaming; the running hash lives in this process only, and
+when a session continues elsewhere (another worker, a restart) it is rebuilt from the
+stored bytes, which are the single source of truth for an upload's offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from anyio import to_thread
+
+from wharf import errors
+from wharf.errors import RegistryError
+from wharf.metadata.store import MetadataStore
+from wharf.oci.digest import Digest, new_hasher
+from wharf.storage import keys
+from wharf.storage.driver import StorageDriver, Writer
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+_SESSION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Chunks from the HTTP server are small; batching them keeps syscalls and thread hops few.
+BATCH_BYTES = 4 << 20
+_HASH_ALGORITHM = "sha256"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadState:
+    id: str
+    offset: int
+
+
+class UploadManager:
+    def __init__(self, meta: MetadataStore, driver: StorageDriver) -> None:
+        self._meta = meta
+        self._driver = driver
+        self._hashers: dict[str, tuple[int, _Hash]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def start(self, repository_id: int) -> UploadState:
+        session_id = str(uuid.uuid4())
+        self._meta.create_upload(session_id, repository_id)
+        return UploadState(session_id, 0)
+
+    def _check(self, repository_id: int, session_id: str) -> None:
+        if not _SESSION_ID.match(session_id):
+            raise RegistryError(errors.BLOB_UPLOAD_UNKNOWN, {"session": session_id[:64]})
+        row = self._meta.get_upload(session_id)
+        if row is None or row.repository_id != repository_id:
+            raise RegistryError(errors.BLOB_UPLOAD_UNKNOWN, {"session": session_id})
+
+    def _offset(self, session_id: str) -> int:
+        info = self._driver.stat(keys.upload(session_id))
+        return 0 if info is None else info.size
+
+    def status(self, repository_id: int, session_id: str) -> UploadState:
+        self._check(repository_id, session_id)
+        return UploadState(session_id, self._offset(session_id))
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
+    async def append(self, repository_id: int, session_id: str, body: AsyncIterator[bytes],
+                     start: int | None, length: int | None) -> UploadState:
+        """Append a chunk. `start`, when given, must be the current offset (else 416)."""
+        await to_thread.run_sync(self._check, repository_id, session_id)
+        async with self._lock(session_id):
+            offset = self._offset(session_id)
+            if start is not None and start != offset:
+                raise RegistryError(errors.RANGE_INVALID,
+                                    {"offset": offset, "requested_start": start})
+            written = await self._stream(session_id, offset, body)
+            if length is not None and written != length:
+                raise RegistryError(errors.SIZE_INVALID,
+                                    {"content_length": length, "received": written})
+            await to_thread.run_sync(self._meta.touch_upload, session_id)
+            return UploadState(session_id, offset + written)
+
+    async def _stream(self, session_id: str, offset: int, body: AsyncIterator[bytes]) -> int:
+        cached = self._hashers.pop(session_id, None)
+        hasher = cached[1] if cached is not None and cached[0] == offset else None
+        if hasher is None and offset == 0:
+            hasher = new_hasher(_HASH_ALGORITHM)
+        writer = self._driver.writer(keys.upload(session_id), append=True)
+        written = 0
+        batch: list[bytes] = []
+        batched = 0
+        try:
+            async for chunk in body:
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= BATCH_BYTES:
+                    await to_thread.run_sync(_write_batch, writer, hasher, batch)
+                    written += batched
+                    batch, batched = [], 0
+            if batch:
+                await to_thread.run_sync(_write_batch, writer, hasher, batch)
+                written += batched
+            await to_thread.run_sync(writer.commit)
+        except BaseException:
+            # Bytes already written stay: the offset is what storage holds, which the
+            # client learns from the upload status and resumes from.
+            await to_thread.run_sync(writer.commit)
+            raise
+        if hasher is not None:
+            self._hashers[session_id] = (offset + written, hasher)
+        return written
+
+    async def complete(self, repository_id: int, session_id: str, digest: Digest,
+                       body: AsyncIterator[bytes], start: int | None) -> int:
+        """Append the last chunk (if any), verify the digest, and commit the blob."""
+        await to_thread.run_sync(self._check, repository_id, session_id)
+        async with self._lock(session_id):
+            offset = self._offset(session_id)
+            if start is not None and start != offset:
+                raise RegistryError(errors.RANGE_INVALID,
+                                    {"offset": offset, "requested_start": start})
+            offset += await self._stream(session_id, offset, body)
+            cached = self._hashers.pop(session_id, None)
+            if digest.algorithm == _HASH_ALGORITHM and cached and cached[0] == offset:
+                actual = cached[1].hexdigest()
+            else:
+                actual = await to_thread.run_sync(self._rehash, session_id, digest.algorithm)
+            if actual != digest.encoded:
+                raise RegistryError(errors.DIGEST_INVALID, {
+                    "expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
+            await to_thread.run_sync(self._commit, repository_id, session_id, digest, offset)
+        self._locks.pop(session_id, None)
+        return offset
+
+    def _rehash(self, session_id: str, algorithm: str) -> str:
+        hasher = new_hasher(algorithm)
+        for chunk in self._driver.read(keys.upload(session_id), chunk_size=BATCH_BYTES):
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def _commit(self, repository_id: int, session_id: str, digest: Digest, size: int) -> None:
+        target = keys.blob(digest)
+        existing = self._driver.stat(target)
+        if existing is None or existing.size != size:
+            self._driver.move(keys.upload(session_id), target)
+        self._meta.link_blob(repository_id, str(digest), size)
+        self._discard(session_id)
+
+    def _discard(self, session_id: str) -> None:
+        self._meta.delete_upload(session_id)
+        self._driver.delete(keys.upload_dir(session_id))
+        self._hashers.pop(session_id, None)
+
+    def cancel(self, repository_id: int, session_id: str) -> None:
+        self._check(repository_id, session_id)
+        self._discard(session_id)
+        self._locks.pop(session_id, None)
+
+    def purge(self, session_ids: list[str]) -> int:
+        for session_id in session_ids:
+            self._discard(session_id)
+        return len(session_ids)
+
+
+def _write_batch(writer: Writer, hasher: _Hash | None, batch: list[bytes]) -> None:
+    data = b"".join(batch)
+    writer.write(data)
+    if hasher is not None:
+        hasher.update(data)

@@ -1,0 +1,1 @@
+"""Blob storage behind a small driver interface that knows nothing of OCI."""
