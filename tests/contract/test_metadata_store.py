@@ -1,0 +1,109 @@
+"""The metadata store contract, run against every database."""
+
+from __future__ import annotations
+
+import json
+
+from wharf.metadata.store import MetadataStore
+from wharf.oci import mediatypes as mt
+from wharf.oci.digest import Digest
+from wharf.oci.manifest import parse_manifest
+
+
+def _manifest(config: bytes, layers: list[bytes], subject: str | None = None) -> bytes:
+    doc: dict[str, object] = {
+        "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": str(Digest.of(config)), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": str(Digest.of(x)), "size": len(x)} for x in layers],
+    }
+    if subject:
+        doc["subject"] = {"mediaType": mt.OCI_MANIFEST, "digest": subject, "size": 1}
+        doc["artifactType"] = "application/example"
+    return json.dumps(doc).encode()
+
+
+def test_repositories_are_created_once(meta: MetadataStore) -> None:
+    a = meta.ensure_repository("acme/web", "acme")
+    assert meta.ensure_repository("acme/web", "acme") == a
+    assert meta.repository_id("acme/web") == a
+    assert meta.repository_id("acme/none") is None
+    meta.ensure_repository("acme/api", "acme")
+    assert meta.catalog(10, None) == ["acme/api", "acme/web"]
+    assert meta.catalog(10, "acme/api") == ["acme/web"]
+
+
+def test_blob_links_are_per_repository(meta: MetadataStore) -> None:
+    a = meta.ensure_repository("p/a", "p")
+    b = meta.ensure_repository("p/b", "p")
+    meta.link_blob(a, "sha256:" + "1" * 64, 10)
+    assert meta.blob_size_in_repository(a, "sha256:" + "1" * 64) == 10
+    assert meta.blob_size_in_repository(b, "sha256:" + "1" * 64) is None
+    assert meta.link_existing_blob(b, "sha256:" + "1" * 64) == 10
+    assert meta.link_existing_blob(b, "sha256:" + "2" * 64) is None
+    assert meta.unlink_blob(a, "sha256:" + "1" * 64)
+    assert not meta.unlink_blob(a, "sha256:" + "1" * 64)
+    assert meta.blob_size(("sha256:" + "1" * 64)) == 10
+
+
+def test_manifest_requires_its_blobs(meta: MetadataStore) -> None:
+    repo = meta.ensure_repository("p/img", "p")
+    body = _manifest(b"{}", [b"layer"])
+    manifest = parse_manifest(body, mt.OCI_MANIFEST)
+    missing = meta.put_manifest(repo, manifest, body, "v1")
+    assert missing == sorted([str(Digest.of(b"{}")), str(Digest.of(b"layer"))])
+    assert meta.resolve_tag(repo, "v1") is None
+    meta.link_blob(repo, str(Digest.of(b"{}")), 2)
+    meta.link_blob(repo, str(Digest.of(b"layer")), 5)
+    assert meta.put_manifest(repo, manifest, body, "v1") == []
+    assert meta.resolve_tag(repo, "v1") == str(manifest.digest)
+    stored = meta.get_manifest(repo, str(manifest.digest))
+    assert stored is not None and stored.body == body and stored.media_type == mt.OCI_MANIFEST
+
+
+def test_tags_move_list_and_delete(meta: MetadataStore) -> None:
+    repo = meta.ensure_repository("p/t", "p")
+    meta.link_blob(repo, str(Digest.of(b"{}")), 2)
+    bodies = [_manifest(b"{}", []) , _manifest(b"{}", [])[:-1] + b" }"]
+    digests = []
+    for body in bodies:
+        m = parse_manifest(body, mt.OCI_MANIFEST)
+        assert meta.put_manifest(repo, m, body, "latest") == []
+        digests.append(str(m.digest))
+    assert meta.resolve_tag(repo, "latest") == digests[1]
+    for tag in ("b", "a", "c"):
+        m = parse_manifest(bodies[0], mt.OCI_MANIFEST)
+        meta.put_manifest(repo, m, bodies[0], tag)
+    assert meta.list_tags(repo, 2, None) == ["a", "b"]
+    assert meta.list_tags(repo, 10, "b") == ["c", "latest"]
+    assert meta.delete_tag(repo, "a")
+    assert not meta.delete_tag(repo, "a")
+    assert meta.delete_manifest(repo, digests[0])
+    assert meta.list_tags(repo, 10, None) == ["latest"]
+    assert meta.get_manifest(repo, digests[0]) is None
+
+
+def test_referrers_by_subject_and_artifact_type(meta: MetadataStore) -> None:
+    repo = meta.ensure_repository("p/r", "p")
+    meta.link_blob(repo, str(Digest.of(b"{}")), 2)
+    subject = "sha256:" + "a" * 64
+    body = _manifest(b"{}", [], subject=subject)
+    m = parse_manifest(body, mt.OCI_MANIFEST)
+    assert meta.put_manifest(repo, m, body, None) == []
+    rows = meta.referrers(repo, subject, None)
+    assert [r.digest for r in rows] == [str(m.digest)]
+    assert rows[0].artifact_type == "application/example"
+    assert meta.referrers(repo, subject, "application/other") == []
+    assert len(meta.referrers(repo, subject, "application/example")) == 1
+
+
+def test_uploads(meta: MetadataStore) -> None:
+    repo = meta.ensure_repository("p/u", "p")
+    meta.create_upload("id-1", repo)
+    row = meta.get_upload("id-1")
+    assert row is not None and row.repository_id == repo
+    meta.touch_upload("id-1")
+    assert meta.stale_uploads(row.created_at) == []
+    assert meta.delete_upload("id-1")
+    assert meta.get_upload("id-1") is None
