@@ -44,7 +44,7 @@ def test_blob_links_are_per_repository(meta: MetadataStore) -> None:
     assert meta.link_existing_blob(b, "sha256:" + "2" * 64) is None
     assert meta.unlink_blob(a, "sha256:" + "1" * 64)
     assert not meta.unlink_blob(a, "sha256:" + "1" * 64)
-    assert meta.blob_size(("sha256:" + "1" * 64)) == 10
+    assert meta.blob_size("sha256:" + "1" * 64) == 10
 
 
 def test_manifest_requires_its_blobs(meta: MetadataStore) -> None:
@@ -59,7 +59,9 @@ def test_manifest_requires_its_blobs(meta: MetadataStore) -> None:
     assert meta.put_manifest(repo, manifest, body, "v1") == []
     assert meta.resolve_tag(repo, "v1") == str(manifest.digest)
     stored = meta.get_manifest(repo, str(manifest.digest))
-    assert stored is not None and stored.body == body and stored.media_type == mt.OCI_MANIFEST
+    assert stored is not None
+    assert stored.body == body
+    assert stored.media_type == mt.OCI_MANIFEST
 
 
 def test_tags_move_list_and_delete(meta: MetadataStore) -> None:
@@ -102,7 +104,8 @@ def test_uploads(meta: MetadataStore) -> None:
     repo = meta.ensure_repository("p/u", "p")
     meta.create_upload("id-1", repo)
     row = meta.get_upload("id-1")
-    assert row is not None and row.repository_id == repo
+    assert row is not None
+    assert row.repository_id == repo
     meta.touch_upload("id-1")
     assert meta.stale_uploads(row.created_at) == []
     assert meta.delete_upload("id-1")

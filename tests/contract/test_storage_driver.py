@@ -12,7 +12,8 @@ def test_put_get_stat(driver: StorageDriver) -> None:
     driver.put("a/b/c", b"hello")
     assert driver.get("a/b/c") == b"hello"
     info = driver.stat("a/b/c")
-    assert info is not None and info.size == 5
+    assert info is not None
+    assert info.size == 5
     assert driver.stat("a/b/missing") is None
 
 

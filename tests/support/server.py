@@ -46,7 +46,7 @@ class WharfServer:
     def start(self) -> None:
         env = {**os.environ, **self.env}
         log = (self.data_dir.parent / f"wharf-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own executable, fixed arguments
+        self.proc = subprocess.Popen(
             [wharf_executable(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--data-dir", str(self.data_dir), *self.extra_args],
             env=env, stdout=log, stderr=subprocess.STDOUT,

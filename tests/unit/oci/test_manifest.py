@@ -35,7 +35,8 @@ def test_index_references_children_and_subject() -> None:
                               "manifests": [child], "subject": subject}), None)
     assert m.is_index
     assert [str(d.digest) for d in m.children] == [child["digest"]]
-    assert m.subject is not None and str(m.subject.digest) == subject["digest"]
+    assert m.subject is not None
+    assert str(m.subject.digest) == subject["digest"]
 
 
 def test_media_type_inferred_from_shape_without_header_or_field() -> None:
