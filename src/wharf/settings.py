@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from wharf.durations import Duration
+
 ENV_PREFIX = "WHARF_"
 CONFIG_ENV = "WHARF_CONFIG"
 
@@ -46,8 +48,8 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     storage: StorageSettings = StorageSettings()
     # Upload sessions idle longer than this are purged.
-    upload_ttl: timedelta = timedelta(hours=24)
-    purge_interval: timedelta = timedelta(minutes=10)
+    upload_ttl: Duration = timedelta(hours=24)
+    purge_interval: Duration = timedelta(minutes=10)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @classmethod
