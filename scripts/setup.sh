@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install wharf into it. With --dev: also test tools and the system
-# packages the test suite drives (skopeo, podman, buildah, Distribution, wrk).
+# packages the test suite drives (skopeo, podman, buildah, Distribution, wrk, and
+# PostgreSQL and HAProxy for the scale-out tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,7 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 if [ "$dev" = 1 ]; then
-  apt_packages=(skopeo podman buildah docker-registry wrk uidmap fuse-overlayfs)
+  apt_packages=(skopeo podman buildah docker-registry wrk hey uidmap fuse-overlayfs postgresql haproxy)
   missing=()
   for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

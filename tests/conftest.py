@@ -29,5 +29,6 @@ def own_server(tmp_path: Path) -> Iterator[WharfServer]:
 
 @pytest.fixture
 def client(server: WharfServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as c:
+    """An HTTP client signed in as the server's administrator (Basic auth)."""
+    with httpx.Client(base_url=server.url, timeout=30, auth=server.auth) as c:
         yield c

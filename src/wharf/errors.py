@@ -78,6 +78,17 @@ TOO_MANY_REQUESTS = _register("TOO_MANY_REQUESTS", "TOOMANYREQUESTS", 429, "too 
 UNAVAILABLE = _register("UNAVAILABLE", "UNAVAILABLE", 503, "service unavailable; retry",
                         "A backing service is temporarily unavailable.")
 NOT_FOUND = _register("NOT_FOUND", "NOT_FOUND", 404, "not found", "No such route.")
+# Identity and access, and the management API (/api/v1).
+CREDENTIALS_EXPIRED = _register("CREDENTIALS_EXPIRED", "UNAUTHORIZED", 401, "token expired",
+                                "The token, robot account or credential has expired; "
+                                "create or rotate one.")
+RESOURCE_UNKNOWN = _register("RESOURCE_UNKNOWN", "NOT_FOUND", 404, "resource unknown",
+                             "The project, user, robot, token, issuer or mapping does not "
+                             "exist, or the caller may not see it.")
+CONFLICT = _register("CONFLICT", "CONFLICT", 409, "conflict",
+                     "The resource already exists, or is not in a state that allows this.")
+INVALID_REQUEST = _register("INVALID_REQUEST", "INVALID_REQUEST", 400, "invalid request",
+                            "The request body or parameters failed validation.")
 
 
 class RegistryError(Exception):

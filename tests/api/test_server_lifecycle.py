@@ -47,13 +47,13 @@ def test_two_worker_processes_share_one_store(two_workers: WharfServer) -> None:
 
     def push(i: int) -> str:
         # A fresh connection per request spreads one upload's chunks over both workers.
-        with httpx.Client(base_url=two_workers.url, timeout=30,
+        with httpx.Client(base_url=two_workers.url, timeout=30, auth=two_workers.auth,
                           limits=httpx.Limits(max_keepalive_connections=0)) as c:
             return _push_chunked(c, f"multi/w{i % 3}", blobs[i], 64_000)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         digests = list(pool.map(push, range(len(blobs))))
-    with httpx.Client(base_url=two_workers.url, timeout=30) as c:
+    with httpx.Client(base_url=two_workers.url, timeout=30, auth=two_workers.auth) as c:
         for i, digest in enumerate(digests):
             r = c.get(f"/v2/multi/w{i % 3}/blobs/{digest}")
             assert r.status_code == 200
@@ -67,7 +67,7 @@ def test_abandoned_uploads_are_purged(tmp_path: Path) -> None:
                       env={"WHARF_UPLOAD_TTL": "1", "WHARF_PURGE_INTERVAL": "0.5"})
     srv.start()
     try:
-        with httpx.Client(base_url=srv.url, timeout=30) as c:
+        with httpx.Client(base_url=srv.url, timeout=30, auth=srv.auth) as c:
             r = c.post("/v2/purge/app/blobs/uploads/")
             location = r.headers["Location"]
             assert c.patch(location, content=b"x" * 1000).status_code == 202

@@ -13,6 +13,25 @@ from pathlib import Path
 
 import httpx
 
+# Every test server bootstraps `admin` with this password (WHARF_ADMIN_PASSWORD).
+ADMIN_PASSWORD = "wharf-test-admin-password"
+# Projects the shared tests push into (the first path component of their repositories);
+# pushing into a project that does not exist is denied, so each server gets them.
+TEST_PROJECTS = ("conf", "interop", "bench", "catalog", "conf2", "multi", "purge")
+
+
+def admin_auth() -> httpx.BasicAuth:
+    return httpx.BasicAuth("admin", ADMIN_PASSWORD)
+
+
+def create_project(url: str, name: str, public: bool = False,
+                   auth: httpx.Auth | None = None) -> None:
+    """Create a project through the management API (an existing one is fine)."""
+    resp = httpx.post(f"{url}/api/v1/projects", json={"name": name, "public": public},
+                      auth=auth or admin_auth(), timeout=30)
+    if resp.status_code not in (201, 409):
+        raise RuntimeError(f"creating project {name}: {resp.status_code} {resp.text}")
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -34,6 +53,16 @@ class WharfServer:
     env: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    admin_password: str = ADMIN_PASSWORD
+    projects: tuple[str, ...] = TEST_PROJECTS
+
+    @property
+    def auth(self) -> httpx.BasicAuth:
+        """Credentials of the bootstrap administrator."""
+        return httpx.BasicAuth("admin", self.admin_password)
+
+    def create_project(self, name: str, public: bool = False) -> None:
+        create_project(self.url, name, public, self.auth)
 
     @property
     def url(self) -> str:
@@ -44,7 +73,7 @@ class WharfServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, **self.env}
+        env = {**os.environ, "WHARF_ADMIN_PASSWORD": self.admin_password, **self.env}
         log = (self.data_dir.parent / f"wharf-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
             [wharf_executable(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
@@ -57,6 +86,8 @@ class WharfServer:
                 raise RuntimeError(f"wharf exited with {self.proc.returncode}; see {log.name}")
             try:
                 if httpx.get(f"{self.url}/v2/", timeout=1).status_code in (200, 401):
+                    for project in self.projects:
+                        self.create_project(project)
                     return
             except httpx.TransportError:
                 pass

@@ -5,7 +5,7 @@ from wharf import errors
 
 def test_docs_error_table_is_current() -> None:
     docs = Path(__file__).parents[2] / "docs" / "errors.md"
-    assert docs.read_text() == errors.markdown_table(), "run: python -m wharf.errors > docs/errors.md"
+    assert docs.read_text() == errors.markdown_table(), "regenerate: python -m wharf.errors"
 
 
 def test_error_body_format() -> None:

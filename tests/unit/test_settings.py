@@ -48,3 +48,27 @@ def test_config_check_cli(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=False)
     assert failed.returncode != 0
     assert "port" in failed.stderr
+
+
+def test_scale_out_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONFIG_ENV, str(EXAMPLES / "postgres-s3.toml"))
+    settings = load_settings()
+    assert settings.resolved_database_url.startswith("postgresql+psycopg://")
+    assert settings.storage.driver == "s3"
+    assert settings.storage.s3.bucket == "wharf-blobs"
+    assert settings.storage.s3.prefix == "registry"
+    assert settings.storage.s3.presign is False
+    assert settings.storage.s3.abandoned_multipart_after == timedelta(hours=1)
+    assert settings.jobs.in_server is True
+    assert settings.jobs.lease == timedelta(minutes=5)
+
+
+def test_s3_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHARF_STORAGE__DRIVER", "s3")
+    monkeypatch.setenv("WHARF_STORAGE__S3__BUCKET", "b")
+    monkeypatch.setenv("WHARF_STORAGE__S3__PRESIGN", "true")
+    monkeypatch.setenv("WHARF_JOBS__IN_SERVER", "false")
+    settings = load_settings()
+    assert (settings.storage.driver, settings.storage.s3.bucket) == ("s3", "b")
+    assert settings.storage.s3.presign is True
+    assert settings.jobs.in_server is False

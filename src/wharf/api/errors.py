@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -57,5 +58,7 @@ HANDLERS = {
     RegistryError: registry_error,
     HTTPException: http_error,
     DBAPIError: database_error,
+    # The connection pool stayed exhausted (the database is slow or away): transient too.
+    PoolTimeoutError: database_error,
     Exception: unexpected_error,
 }

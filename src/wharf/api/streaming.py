@@ -24,18 +24,20 @@ def content_length(request: Request) -> int | None:
     return int(raw)
 
 
+# A Content-Range that cannot be parsed cannot continue any upload: the domain answers it
+# with 416 and the upload's current Range, like an out-of-order chunk.
+UNPARSABLE_RANGE = (-1, -1)
+
+
 def chunk_range(request: Request) -> tuple[int, int] | None:
     """The Content-Range of an upload chunk as (start, end) inclusive, if sent."""
     raw = request.headers.get("content-range")
     if raw is None:
         return None
     match = _CONTENT_RANGE.match(raw.strip())
-    if match is None:
-        raise RegistryError(errors.RANGE_INVALID, {"content_range": raw[:64]})
-    start, end = int(match[1]), int(match[2])
-    if end < start:
-        raise RegistryError(errors.RANGE_INVALID, {"content_range": raw[:64]})
-    return start, end
+    if match is None or int(match[2]) < int(match[1]):
+        return UNPARSABLE_RANGE
+    return int(match[1]), int(match[2])
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:

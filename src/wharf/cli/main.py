@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -12,12 +13,20 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from wharf.cli import iam, images, lifecycle
+from wharf.cli.scanning import policy_app, scan_app, vulndb_app
 from wharf.settings import CONFIG_ENV, load_settings
 
 app = typer.Typer(help="wharf: a private, OCI-compliant container registry.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 config_app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(scan_app, name="scan")
+app.add_typer(policy_app, name="policy")
+app.add_typer(vulndb_app, name="vulndb")
+iam.register(app)
+lifecycle.register(app)
+images.register(app, lifecycle.image_app)
 err = Console(stderr=True)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
@@ -72,6 +81,36 @@ def migrate(data_dir: Annotated[Path | None, typer.Option()] = None,
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_migrations(settings.resolved_database_url)
     typer.echo(f"migrated {settings.resolved_database_url}")
+
+
+@app.command()
+def worker(data_dir: Annotated[Path | None, typer.Option()] = None,
+           config: ConfigOption = None) -> None:
+    """Run background jobs (upload purge, storage janitors) without serving HTTP."""
+    import signal
+    import threading
+
+    from wharf.app import build_registry, build_runner, prepare
+
+    # Installed first, so a stop during start-up (migrations) is clean too.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    _use_config(config)
+    try:
+        settings = load_settings(data_dir=data_dir)
+    except ValidationError as exc:
+        err.print(f"error: invalid settings:\n{exc}")
+        raise typer.Exit(2) from exc
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    prepare(settings)
+    registry = build_registry(settings)
+    typer.echo("wharf worker running; SIGTERM stops it after the current job", err=True)
+    try:
+        build_runner(settings, registry).run_blocking(stop)
+    finally:
+        registry.meta.engine.dispose()
 
 
 @config_app.command("check")

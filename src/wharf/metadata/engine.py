@@ -12,9 +12,25 @@ from sqlalchemy import Engine, create_engine, event
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+def normalize_url(url: str) -> str:
+    """Pick the psycopg 3 driver for PostgreSQL URLs that name none (SQLAlchemy would
+    otherwise look for psycopg2, which wharf does not install)."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
+    return url
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10,
+                max_overflow: int = 20) -> Engine:
+    url = normalize_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # pre_ping finds connections a restarted server dropped before a query fails on
+        # them; recycle bounds a connection's life below typical proxy idle timeouts; a
+        # short pool timeout turns an exhausted pool into a retriable 503, not a hang.
+        return create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                             max_overflow=max_overflow, pool_recycle=1800, pool_timeout=10,
+                             connect_args={"connect_timeout": 5, "application_name": "wharf"})
     engine = create_engine(url, pool_size=20, max_overflow=40,
                            connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -42,7 +58,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
     return cfg
 
 

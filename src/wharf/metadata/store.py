@@ -8,8 +8,9 @@ after (and sees the new reference).
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,11 +21,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from wharf.metadata import schema as s
+from wharf.metadata.retry import retrying
 from wharf.oci.manifest import Manifest
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def lock_digests(conn: Connection, digests: Iterable[str]) -> None:
+    """Serialise, per digest, placing a blob's bytes with deleting them (GC).
+
+    PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two holders
+    cannot deadlock. SQLite: nothing to do, the write transaction (BEGIN IMMEDIATE)
+    already excludes every other writer.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for digest in sorted(set(digests)):
+        key = int.from_bytes(hashlib.sha256(digest.encode()).digest()[:8], "big", signed=True)
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +67,7 @@ class UploadRow:
     updated_at: datetime
 
 
+@retrying
 class MetadataStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -76,23 +93,30 @@ class MetadataStore:
         with self._read() as conn:
             return conn.scalar(select(s.repositories.c.id).where(s.repositories.c.name == name))
 
-    def ensure_repository(self, name: str, project: str) -> int:
+    def ensure_repository(self, name: str, project: str) -> int | None:
+        """The repository's id, created on first push; None when its project does not exist
+        (projects are created by an administrator, never implicitly)."""
         existing = self.repository_id(name)
         if existing is not None:
             return existing
         with self._write() as conn:
-            self._insert_ignore(conn, s.projects, name=project, public=False, created_at=now())
             project_id = conn.scalar(select(s.projects.c.id).where(s.projects.c.name == project))
+            if project_id is None:
+                return None
             self._insert_ignore(conn, s.repositories, name=name, project_id=project_id,
                                 created_at=now())
             repo_id = conn.scalar(select(s.repositories.c.id).where(s.repositories.c.name == name))
         assert repo_id is not None
         return int(repo_id)
 
-    def catalog(self, n: int, last: str | None) -> list[str]:
+    def catalog(self, n: int, last: str | None, projects: set[str] | None = None) -> list[str]:
+        """Repository names in order; only those in `projects` when it is given."""
         query = select(s.repositories.c.name).order_by(s.repositories.c.name).limit(n)
         if last:
             query = query.where(s.repositories.c.name > last)
+        if projects is not None:
+            query = query.join(s.projects, s.projects.c.id == s.repositories.c.project_id).where(
+                s.projects.c.name.in_(sorted(projects)))
         with self._read() as conn:
             return list(conn.scalars(query))
 
@@ -108,25 +132,95 @@ class MetadataStore:
         with self._read() as conn:
             return conn.scalar(query)
 
+    def blob_size_by_name(self, name: str, digest: str) -> int | None:
+        """A blob's size if the named repository links it: the pull path's one query."""
+        query = (
+            select(s.blobs.c.size)
+            .join(s.repository_blobs, s.repository_blobs.c.digest == s.blobs.c.digest)
+            .join(s.repositories, s.repositories.c.id == s.repository_blobs.c.repository_id)
+            .where(s.repositories.c.name == name, s.blobs.c.digest == digest)
+        )
+        with self.engine.connect() as conn:
+            return conn.scalar(query)
+
+    def manifest_by_name(self, name: str, *, tag: str | None = None,
+                         digest: str | None = None) -> StoredManifest | None:
+        """A manifest of the named repository by tag or digest, in one query (pull path)."""
+        m, rm, r = s.manifests, s.repository_manifests, s.repositories
+        query = (
+            select(m.c.digest, m.c.media_type, m.c.body)
+            .join(rm, rm.c.digest == m.c.digest)
+            .join(r, r.c.id == rm.c.repository_id)
+            .where(r.c.name == name)
+        )
+        if tag is not None:
+            query = query.join(s.tags, and_(s.tags.c.repository_id == r.c.id,
+                                             s.tags.c.digest == m.c.digest)).where(
+                s.tags.c.name == tag)
+        else:
+            query = query.where(m.c.digest == digest)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else StoredManifest(row.digest, row.media_type, row.body)
+
+    def blob_in_repository_named(self, name: str, digest: str) -> bool:
+        query = (
+            select(s.repository_blobs.c.digest)
+            .join(s.repositories, s.repositories.c.id == s.repository_blobs.c.repository_id)
+            .where(s.repositories.c.name == name, s.repository_blobs.c.digest == digest)
+        )
+        with self._read() as conn:
+            return conn.scalar(query) is not None
+
+    def blob_in_project(self, project: str, digest: str) -> bool:
+        query = (
+            select(s.repository_blobs.c.digest)
+            .join(s.repositories, s.repositories.c.id == s.repository_blobs.c.repository_id)
+            .join(s.projects, s.projects.c.id == s.repositories.c.project_id)
+            .where(s.projects.c.name == project, s.repository_blobs.c.digest == digest)
+            .limit(1)
+        )
+        with self._read() as conn:
+            return conn.scalar(query) is not None
+
     def blob_size(self, digest: str) -> int | None:
         with self._read() as conn:
             return conn.scalar(select(s.blobs.c.size).where(s.blobs.c.digest == digest))
 
-    def link_blob(self, repository_id: int, digest: str, size: int) -> None:
-        """Record a committed blob and link it to the repository (idempotent)."""
+    def link_blob(self, repository_id: int, digest: str, size: int,
+                  place: Callable[[], None] | None = None) -> None:
+        """Record a committed blob and link it to the repository (idempotent).
+
+        `place` puts the bytes at their content-addressed key. It runs inside the
+        transaction, under the digest's lock, because garbage collection deletes bytes
+        under the same lock after checking that no row names them (wharf.lifecycle.gc):
+        bytes placed outside it could be deleted between placing and the row's insert.
+        """
         with self._write() as conn:
+            lock_digests(conn, [digest])
+            if place is not None:
+                place()
             self._insert_ignore(conn, s.blobs, digest=digest, size=size, created_at=now())
-            self._insert_ignore(conn, s.repository_blobs, repository_id=repository_id,
-                                digest=digest, created_at=now())
+            self._link_fresh(conn, repository_id, digest)
+
+    def _link_fresh(self, conn: Connection, repository_id: int, digest: str) -> None:
+        # A re-upload or mount restarts the link's GC grace period: the push it belongs
+        # to is in progress, and its manifest will come.
+        stmt = self._insert(s.repository_blobs).values(repository_id=repository_id,
+                                                        digest=digest, created_at=now())
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[s.repository_blobs.c.repository_id, s.repository_blobs.c.digest],
+            set_={"created_at": now()}))
 
     def link_existing_blob(self, repository_id: int, digest: str) -> int | None:
         """Link a blob the store already has; None if it has no row (nothing to mount)."""
         with self._write() as conn:
-            size = conn.scalar(select(s.blobs.c.size).where(s.blobs.c.digest == digest))
+            # FOR SHARE: a concurrent GC deleting the row waits, or has deleted it.
+            size = conn.scalar(select(s.blobs.c.size).where(s.blobs.c.digest == digest)
+                               .with_for_update(read=True))
             if size is None:
                 return None
-            self._insert_ignore(conn, s.repository_blobs, repository_id=repository_id,
-                                digest=digest, created_at=now())
+            self._link_fresh(conn, repository_id, digest)
             return int(size)
 
     def unlink_blob(self, repository_id: int, digest: str) -> bool:
@@ -173,18 +267,26 @@ class MetadataStore:
         blob_digests = {str(d.digest) for d in manifest.blobs if not d.foreign}
         child_digests = {str(d.digest) for d in manifest.children}
         with self._write() as conn:
+            # FOR SHARE (PostgreSQL; SQLite's write lock already excludes writers): a
+            # concurrent unlink of a referenced row waits until this manifest is in.
             present_blobs = set(conn.scalars(select(s.repository_blobs.c.digest).where(
                 s.repository_blobs.c.repository_id == repository_id,
-                s.repository_blobs.c.digest.in_(blob_digests)))) if blob_digests else set()
+                s.repository_blobs.c.digest.in_(blob_digests))
+                .with_for_update(read=True))) if blob_digests else set()
             present_children = set(conn.scalars(select(s.repository_manifests.c.digest).where(
                 s.repository_manifests.c.repository_id == repository_id,
-                s.repository_manifests.c.digest.in_(child_digests)))) if child_digests else set()
+                s.repository_manifests.c.digest.in_(child_digests))
+                .with_for_update(read=True))) if child_digests else set()
             missing = sorted((blob_digests - present_blobs) | (child_digests - present_children))
             if missing:
                 return missing
-            exists = conn.scalar(select(s.manifests.c.digest).where(s.manifests.c.digest == digest))
+            # FOR SHARE: GC deleting an unlinked manifest row waits for this link, or
+            # has deleted the row and it is inserted again here.
+            exists = conn.scalar(select(s.manifests.c.digest).where(
+                s.manifests.c.digest == digest).with_for_update(read=True))
             if exists is None:
-                conn.execute(s.manifests.insert().values(
+                # Ignore-on-conflict: two nodes may push the same manifest at once.
+                conn.execute(self._insert(s.manifests).on_conflict_do_nothing().values(
                     digest=digest, media_type=manifest.media_type,
                     artifact_type=manifest.artifact_type,
                     subject=str(manifest.subject.digest) if manifest.subject else None,
@@ -195,8 +297,13 @@ class MetadataStore:
                 if refs:
                     conn.execute(self._insert(s.manifest_references).on_conflict_do_nothing(),
                                  refs)
-            self._insert_ignore(conn, s.repository_manifests, repository_id=repository_id,
-                                digest=digest, pushed_at=now())
+            # A push of a manifest the repository holds counts as a new push: it restarts
+            # GC's grace period for it (an index's children are pushed before the index).
+            conn.execute(self._insert(s.repository_manifests).values(
+                repository_id=repository_id, digest=digest, pushed_at=now())
+                .on_conflict_do_update(index_elements=[s.repository_manifests.c.repository_id,
+                                                       s.repository_manifests.c.digest],
+                                       set_={"pushed_at": now()}))
             if tag is not None:
                 self._upsert_tag(conn, repository_id, tag, digest)
         return []
@@ -207,6 +314,15 @@ class MetadataStore:
         conn.execute(stmt.on_conflict_do_update(
             index_elements=[s.tags.c.repository_id, s.tags.c.name],
             set_={"digest": digest, "updated_at": now()}))
+
+    def imply_subject(self, digest: str, subject: str) -> None:
+        """Record `subject` for a manifest that names none: cosign's tag-scheme signatures
+        (`sha256-<hex>.sig`) belong to that image, so GC and the referrers listing treat
+        them as its referrers."""
+        with self._write() as conn:
+            conn.execute(update(s.manifests).where(s.manifests.c.digest == digest,
+                                                   s.manifests.c.subject.is_(None))
+                         .values(subject=subject))
 
     def resolve_tag(self, repository_id: int, tag: str) -> str | None:
         with self._read() as conn:

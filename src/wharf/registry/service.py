@@ -14,9 +14,11 @@ from wharf.oci import mediatypes as mt
 from wharf.oci.digest import Digest, DigestError, is_digest
 from wharf.oci.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
 from wharf.oci.names import is_valid_name, is_valid_tag, project_of
+from wharf.oci.signing import parse_signature_tag
+from wharf.registry.hooks import RegistryHooks
 from wharf.registry.uploads import UploadManager, UploadState
 from wharf.storage import keys
-from wharf.storage.driver import StorageDriver
+from wharf.storage.driver import MultipartJanitor, Presigner, StorageDriver
 
 MAX_PAGE = 1000
 
@@ -63,11 +65,19 @@ def page_size(raw: str | None, default: int = MAX_PAGE) -> int:
 
 class RegistryService:
     def __init__(self, meta: MetadataStore, driver: StorageDriver,
-                 upload_ttl: timedelta = timedelta(hours=24)) -> None:
+                 upload_ttl: timedelta = timedelta(hours=24),
+                 redirect_ttl: timedelta | None = None) -> None:
         self.meta = meta
         self.driver = driver
         self.uploads = UploadManager(meta, driver)
+        self.hooks: list[RegistryHooks] = []
         self.upload_ttl = upload_ttl
+        # When set (and the driver can presign), blob GETs are redirected to the store.
+        self.redirect_ttl = redirect_ttl
+
+    def add_hooks(self, hooks: RegistryHooks) -> None:
+        self.hooks.append(hooks)
+        self.uploads.on_commit.append(hooks.blob_committed)
 
     # -- repositories -------------------------------------------------------------
 
@@ -81,14 +91,17 @@ class RegistryService:
         return repo_id
 
     def _writable_repository(self, name: str) -> int:
-        return self.meta.ensure_repository(check_name(name), project_of(name))
+        repo_id = self.meta.ensure_repository(check_name(name), project_of(name))
+        if repo_id is None:
+            raise RegistryError(errors.DENIED, {"project": project_of(name),
+                                                "reason": "project does not exist"})
+        return repo_id
 
     # -- blobs --------------------------------------------------------------------
 
     def stat_blob(self, name: str, digest_text: str) -> BlobInfo:
         digest = parse_digest(digest_text)
-        repo_id = self._existing_repository(name, errors.BLOB_UNKNOWN)
-        size = self.meta.blob_size_in_repository(repo_id, str(digest))
+        size = self.meta.blob_size_by_name(check_name(name), str(digest))
         if size is None:
             raise RegistryError(errors.BLOB_UNKNOWN, {"digest": str(digest)})
         return BlobInfo(digest, size)
@@ -104,14 +117,19 @@ class RegistryService:
             raise RegistryError(errors.BLOB_UNKNOWN, {"digest": str(digest)})
 
     def mount_blob(self, name: str, digest_text: str, source: str | None) -> BlobInfo | None:
-        """Link a blob from another repository; None when it cannot be mounted."""
+        """Link a blob from another repository; None when it cannot be mounted.
+
+        Without `source` (automatic content discovery) only repositories of the same
+        project are searched: whoever may push to a project may pull from it, so this
+        never reveals content the caller could not already read.
+        """
         digest = parse_digest(digest_text)
-        if source is None or not is_valid_name(source):
-            return None
-        source_id = self.meta.repository_id(source)
-        if source_id is None or self.meta.blob_size_in_repository(source_id, str(digest)) is None:
-            return None
-        if self.driver.stat(keys.blob(digest)) is None:
+        if source is None:
+            found = self.meta.blob_in_project(project_of(check_name(name)), str(digest))
+        else:
+            found = is_valid_name(source) and self.meta.blob_in_repository_named(
+                source, str(digest))
+        if not found or self.driver.stat(keys.blob(digest)) is None:
             return None
         size = self.meta.link_existing_blob(self._writable_repository(name), str(digest))
         return None if size is None else BlobInfo(digest, size)
@@ -158,6 +176,19 @@ class RegistryService:
     def purge_stale_uploads(self) -> int:
         return self.uploads.purge(self.meta.stale_uploads(now() - self.upload_ttl))
 
+    def abort_abandoned_multipart(self, older_than: float) -> int:
+        """Abort the store's unfinished multipart uploads that no session names."""
+        if isinstance(self.driver, MultipartJanitor):
+            return self.driver.abort_abandoned(older_than)
+        return 0
+
+    def blob_redirect(self, info: BlobInfo) -> str | None:
+        """A presigned URL to serve the blob from, if redirects are on and possible."""
+        if self.redirect_ttl is None or not isinstance(self.driver, Presigner):
+            return None
+        return self.driver.presigned_url(keys.blob(info.digest),
+                                         int(self.redirect_ttl.total_seconds()))
+
     # -- manifests ----------------------------------------------------------------
 
     def put_manifest(self, name: str, reference: str, body: bytes,
@@ -180,27 +211,33 @@ class RegistryService:
             raise RegistryError(errors.DIGEST_INVALID,
                                 {"expected": str(expected), "actual": str(manifest.digest)})
         repo_id = self._writable_repository(name)
+        for hook in self.hooks:
+            hook.check_push(name, manifest)
         missing = self.meta.put_manifest(repo_id, manifest, body,
                                          None if expected else reference)
         if missing:
             raise RegistryError(errors.MANIFEST_BLOB_UNKNOWN, {"missing": missing})
+        if manifest.subject is None and expected is None:
+            # cosign's `sha256-<hex>.sig|.att|.sbom` tags tie the manifest to that image.
+            scheme = parse_signature_tag(reference)
+            if scheme is not None:
+                self.meta.imply_subject(str(manifest.digest), str(scheme[0]))
         subject = manifest.subject.digest if manifest.subject else None
         return PutManifestResult(manifest.digest, subject)
 
     def get_manifest(self, name: str, reference: str) -> StoredManifest:
-        repo_id = self._existing_repository(name, errors.MANIFEST_UNKNOWN)
+        check_name(name)
         if is_digest(reference):
-            digest = str(parse_digest(reference))
+            stored = self.meta.manifest_by_name(name, digest=str(parse_digest(reference)))
         else:
-            if not is_valid_tag(reference):
-                raise RegistryError(errors.TAG_INVALID, {"tag": reference[:200]})
-            found = self.meta.resolve_tag(repo_id, reference)
-            if found is None:
-                raise RegistryError(errors.MANIFEST_UNKNOWN, {"tag": reference})
-            digest = found
-        stored = self.meta.get_manifest(repo_id, digest)
+            # An invalid tag names nothing: unknown, as the conformance suite expects.
+            stored = (self.meta.manifest_by_name(name, tag=reference)
+                      if is_valid_tag(reference) else None)
         if stored is None:
-            raise RegistryError(errors.MANIFEST_UNKNOWN, {"digest": digest})
+            raise RegistryError(errors.MANIFEST_UNKNOWN, {"reference": reference[:200]})
+        digest = stored.digest
+        for hook in self.hooks:
+            hook.check_pull(name, digest)
         return stored
 
     def delete_manifest(self, name: str, reference: str) -> None:
@@ -222,8 +259,10 @@ class RegistryService:
         tags = self.meta.list_tags(repo_id, n + 1, last)
         return _page(tags, n)
 
-    def catalog(self, n: int, last: str | None) -> Page:
-        return _page(self.meta.catalog(n + 1, last), n)
+    def catalog(self, n: int, last: str | None, projects: set[str] | None = None) -> Page:
+        """A page of repository names; only those in `projects` (what the caller may see)
+        when it is given."""
+        return _page(self.meta.catalog(n + 1, last, projects), n)
 
     def referrers(self, name: str, digest_text: str,
                   artifact_type: str | None) -> dict[str, Any]:

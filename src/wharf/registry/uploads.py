@@ -10,9 +10,10 @@ stored bytes, which are the single source of truth for an upload's offset.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from wharf.storage.driver import StorageDriver, Writer
 if TYPE_CHECKING:
     from hashlib import _Hash
 
+log = logging.getLogger("wharf.registry")
 _SESSION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Chunks from the HTTP server are small; batching them keeps syscalls and thread hops few.
 BATCH_BYTES = 4 << 20
@@ -46,6 +48,8 @@ class UploadManager:
         self._driver = driver
         self._hashers: dict[str, tuple[int, _Hash]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # Called after each commit (layer indexing); failures are logged, not raised.
+        self.on_commit: list[Callable[[Digest], None]] = []
 
     def start(self, repository_id: int) -> UploadState:
         session_id = str(uuid.uuid4())
@@ -146,10 +150,20 @@ class UploadManager:
 
     def _commit(self, repository_id: int, session_id: str, digest: Digest, size: int) -> None:
         target = keys.blob(digest)
-        existing = self._driver.stat(target)
-        if existing is None or existing.size != size:
-            self._driver.move(keys.upload(session_id), target)
-        self._meta.link_blob(repository_id, str(digest), size)
+
+        def place() -> None:
+            # Runs under the digest's lock (see MetadataStore.link_blob), so bytes GC is
+            # deleting are either gone already (and moved in again here) or kept.
+            existing = self._driver.stat(target)
+            if existing is None or existing.size != size:
+                self._driver.move(keys.upload(session_id), target)
+
+        self._meta.link_blob(repository_id, str(digest), size, place)
+        for listener in self.on_commit:
+            try:
+                listener(digest)
+            except Exception:
+                log.exception("blob commit listener failed for %s", digest)
         self._discard(session_id)
 
     def _discard(self, session_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class NotFoundError(KeyError):
@@ -57,3 +57,21 @@ class StorageDriver(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """A filesystem path serving the key's bytes directly, if the driver has one."""
+
+
+# -- optional capabilities ----------------------------------------------------------
+# The core above stays small; a driver that can do more says so by also implementing one
+# of these (checked with isinstance, hence runtime_checkable).
+
+
+@runtime_checkable
+class Presigner(Protocol):
+    def presigned_url(self, key: str, expires_in: int) -> str:
+        """A URL any HTTP client can GET the key's bytes from for `expires_in` seconds."""
+
+
+@runtime_checkable
+class MultipartJanitor(Protocol):
+    def abort_abandoned(self, older_than: float) -> int:
+        """Abort multipart uploads that no key names and that are older than `older_than`
+        seconds; returns how many were aborted."""

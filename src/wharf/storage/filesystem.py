@@ -31,6 +31,7 @@ class FileWriter:
         self._path = path
         self._file: BinaryIO = path.open("ab" if append else "wb")
         self._size = self._file.tell()
+        self._committed = self._size if append else None
 
     @property
     def size(self) -> int:
@@ -46,6 +47,11 @@ class FileWriter:
         self._file.close()
 
     def cancel(self) -> None:
+        # Only this writer's bytes go: an append keeps what earlier commits stored.
+        if self._committed:
+            self._file.truncate(self._committed)
+            self._file.close()
+            return
         self._file.close()
         self._path.unlink(missing_ok=True)
 

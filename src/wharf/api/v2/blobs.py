@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from wharf.api.streaming import byte_range, threaded
 from wharf.api.v2.common import name_of, registry
@@ -25,6 +25,10 @@ async def get_blob(request: Request) -> Response:
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
+    redirect = await run_in_threadpool(service.blob_redirect, info)
+    if redirect is not None:
+        return RedirectResponse(redirect, status_code=307,
+                                headers={"Docker-Content-Digest": str(info.digest)})
     chunks = service.read_blob(info, offset, length)
     return StreamingResponse(threaded(chunks), status_code=status, headers=headers)
 

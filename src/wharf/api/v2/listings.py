@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from wharf.api.auth import visible_projects
 from wharf.api.v2.common import link_header, name_of, registry
 from wharf.oci import mediatypes as mt
 from wharf.registry.service import page_size
@@ -23,7 +24,8 @@ async def list_tags(request: Request) -> Response:
 async def catalog(request: Request) -> Response:
     n = page_size(request.query_params.get("n"), default=100)
     page = await run_in_threadpool(registry(request).catalog, n,
-                                   request.query_params.get("last"))
+                                   request.query_params.get("last"),
+                                   await visible_projects(request))
     return JSONResponse({"repositories": page.items},
                         headers=link_header("/v2/_catalog", n, page))
 

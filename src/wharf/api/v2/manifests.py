@@ -9,7 +9,9 @@ from starlette.responses import Response
 from wharf import errors
 from wharf.api.streaming import read_limited
 from wharf.api.v2.common import name_of, registry
+from wharf.api.v2.pull_policy import gate
 from wharf.errors import RegistryError
+from wharf.metadata.store import StoredManifest
 from wharf.oci import mediatypes as mt
 from wharf.oci.manifest import MAX_MANIFEST_BYTES
 
@@ -39,8 +41,17 @@ async def put_manifest(request: Request) -> Response:
 
 async def get_manifest(request: Request) -> Response:
     name, reference = name_of(request), request.path_params["reference"]
-    stored = await run_in_threadpool(registry(request).get_manifest, name, reference)
-    if not _accepts(request.headers.get("accept"), stored.media_type):
+    check = gate(request, name)
+
+    def fetch() -> StoredManifest:
+        stored = registry(request).get_manifest(name, reference)
+        if check is not None:  # the signature policy, in the same worker-thread hop
+            check(stored)
+        return stored
+
+    stored = await run_in_threadpool(fetch)
+    # Clients (skopeo, podman) send one Accept header per media type.
+    if not _accepts(", ".join(request.headers.getlist("accept")), stored.media_type):
         raise RegistryError(errors.MANIFEST_UNKNOWN, {"media_type": stored.media_type},
                             f"manifest is {stored.media_type}, which the Accept header "
                             "does not allow")

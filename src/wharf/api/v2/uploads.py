@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wharf import errors
-from wharf.api.streaming import body_chunks, chunk_range, content_length
+from wharf.api.auth import may_pull
+from wharf.api.streaming import UNPARSABLE_RANGE, body_chunks, chunk_range, content_length
 from wharf.api.v2.common import name_of, registry
 from wharf.errors import RegistryError
 from wharf.registry.service import BlobInfo
@@ -34,7 +35,8 @@ def _created(name: str, info: BlobInfo) -> Response:
 async def start_upload(request: Request) -> Response:
     service, name = registry(request), name_of(request)
     params = request.query_params
-    if "mount" in params:
+    # Mounting needs pull on the source; without it this is an ordinary upload (spec).
+    if "mount" in params and await may_pull(request, params.get("from")):
         mounted = await run_in_threadpool(service.mount_blob, name, params["mount"],
                                           params.get("from"))
         if mounted is not None:
@@ -79,8 +81,8 @@ async def cancel_upload(request: Request) -> Response:
 
 def _chunk_start(request: Request) -> int | None:
     rng = chunk_range(request)
-    if rng is None:
-        return None
+    if rng is None or rng == UNPARSABLE_RANGE:
+        return None if rng is None else rng[0]
     length = content_length(request)
     if length is not None and length != rng[1] - rng[0] + 1:
         raise RegistryError(errors.RANGE_INVALID, {"content_range": f"{rng[0]}-{rng[1]}",

@@ -1,0 +1,1 @@
+"""Benchmark wharf against CNCF Distribution on the same machine: `python -m bench.run`."""

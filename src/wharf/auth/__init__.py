@@ -1,0 +1,1 @@
+"""Identity and access: principals, secrets, registry tokens, scopes and policy decisions."""

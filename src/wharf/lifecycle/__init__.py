@@ -1,0 +1,1 @@
+"""Retention policies, online garbage collection and storage reports."""

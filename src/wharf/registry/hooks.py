@@ -1,0 +1,23 @@
+"""Extension points other capabilities attach to push and pull (wired in app.py).
+
+The registry knows only this protocol, not who implements it: scanning checks manifests
+at PUT and GET and indexes layers after their blob is committed.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from wharf.oci.digest import Digest
+from wharf.oci.manifest import Manifest
+
+
+class RegistryHooks(Protocol):
+    def blob_committed(self, digest: Digest) -> None:
+        """After a blob's bytes and row are committed; must not raise."""
+
+    def check_push(self, repository: str, manifest: Manifest) -> None:
+        """Before a manifest is stored; raise RegistryError to refuse it."""
+
+    def check_pull(self, repository: str, digest: str) -> None:
+        """Before a manifest is served; raise RegistryError to refuse it."""

@@ -1,0 +1,1 @@
+"""Vulnerability scanning: per-layer package inventories, OSV matching, push policy."""

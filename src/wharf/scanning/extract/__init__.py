@@ -1,0 +1,1 @@
+"""Package-database readers, one module per family; each takes bytes, returns packages."""
