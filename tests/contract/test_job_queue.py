@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from wharf.jobs import runner as runner_module
 from wharf.jobs.kinds import JobKind
-from wharf.jobs.queue import JobQueue
+from wharf.jobs.queue import Job, JobQueue
 from wharf.jobs.runner import Runner
 from wharf.jobs.schedule import Periodic, Scheduler
 from wharf.metadata.engine import make_engine
@@ -144,3 +145,24 @@ def test_runner_runs_jobs_and_records_failures(engine: Engine) -> None:
     assert sorted(p.get("n", 0) for p in seen) == [0, 1]
     assert {"from": "schedule"} in seen
     assert q.store.job_status(bad) == ("failed", 1, "RuntimeError: nope")
+
+
+def test_runner_records_the_end_of_a_job_once_the_database_is_back(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    q = queue(engine, "r")
+    job_id = q.enqueue("ok", dedupe_key="only-one")
+    real_done = q.done
+    outages = [RuntimeError("database away"), RuntimeError("still away")]
+
+    def flaky_done(job: Job) -> bool:
+        if outages:
+            raise outages.pop(0)
+        return real_done(job)
+
+    monkeypatch.setattr(q, "done", flaky_done)
+    monkeypatch.setattr(runner_module.time, "sleep", lambda _s: None)
+    runner = Runner(q, Scheduler(q.store, q.owner, []), {"ok": JobKind("ok", lambda _p: None)})
+    assert runner.run_once() == 1
+    # Not left `running` (which would hold its dedupe key until the lease expired).
+    assert q.store.job_status(job_id or 0) == ("done", 1, None)
+    assert q.enqueue("ok", dedupe_key="only-one") is not None

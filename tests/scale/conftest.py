@@ -66,6 +66,8 @@ def node_env(pg: PostgresServer, database: str, moto: MotoServer, bucket: str) -
         "WHARF_UPLOAD_TTL": UPLOAD_TTL,
         "WHARF_PURGE_INTERVAL": PURGE_INTERVAL,
         "WHARF_JOBS__POLL_INTERVAL": "0.2",
+        # A job whose node was killed is taken over this soon.
+        "WHARF_JOBS__LEASE": "10s",
         "WHARF_LOG_LEVEL": "info",
     }
 

@@ -168,7 +168,11 @@ class Authenticator:
         api_token = split_api_token(password)
         if api_token is not None:
             row = self.store.get_token(api_token[0])
-            if row is None or not self._check(row.secret_hash, api_token[1], username, remote):
+            if row is None:
+                self._throttle(username, remote)
+                verify_secret(DUMMY_HASH, api_token[1])
+                raise _fail("invalid token")
+            if not self._check(row.secret_hash, api_token[1], username, remote):
                 raise _fail("invalid token")
             return self._token(row)
         if self.tokens.looks_like_jwt(password):

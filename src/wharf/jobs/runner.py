@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from anyio import to_thread
@@ -52,17 +53,34 @@ class Runner:
             result = kind.run(job.payload)
         except Exception as exc:
             log.exception("job %d (%s) failed, attempt %d", job.id, job.kind, job.attempts)
-            stop.set()
-            self.queue.failed(job, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self._settle(job, lambda: self.queue.failed(job, error))
             return
         finally:
             stop.set()
             beat.join()
         if result:
             log.info("job %d (%s): %s", job.id, job.kind, result)
-        if not self.queue.done(job):
+        if not self._settle(job, lambda: self.queue.done(job)):
             log.warning("job %d (%s) finished after its lease passed to another runner",
                         job.id, job.kind)
+
+    def _settle(self, job: Job, record: Callable[[], bool]) -> bool:
+        """Record a job's end, retrying while the database is away: left as `running`,
+        it would hold its dedupe key (and its schedule) until the lease expired."""
+        deadline = time.monotonic() + self.queue.lease.total_seconds()
+        delay = 0.2
+        while True:
+            try:
+                return record()
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    log.warning("gave up recording the end of job %d: %s", job.id, exc)
+                    return False
+                log.warning("could not record the end of job %d, retrying: %s", job.id,
+                            str(exc).splitlines()[0])
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _heartbeat(self, job: Job, stop: threading.Event) -> None:
         # Renew well before expiry, so a long job on a live node is never taken over.
