@@ -188,7 +188,8 @@ class MetadataStore:
             return conn.scalar(select(s.blobs.c.size).where(s.blobs.c.digest == digest))
 
     def link_blob(self, repository_id: int, digest: str, size: int,
-                  place: Callable[[], None] | None = None) -> None:
+                  place: Callable[[], None] | None = None,
+                  upload_id: str | None = None) -> None:
         """Record a committed blob and link it to the repository (idempotent).
 
         `place` puts the bytes at their content-addressed key. It runs inside the
@@ -202,6 +203,9 @@ class MetadataStore:
                 place()
             self._insert_ignore(conn, s.blobs, digest=digest, size=size, created_at=now())
             self._link_fresh(conn, repository_id, digest)
+            if upload_id is not None:
+                # The finished session goes with the link: one write transaction per blob.
+                conn.execute(delete(s.uploads).where(s.uploads.c.id == upload_id))
 
     def _link_fresh(self, conn: Connection, repository_id: int, digest: str) -> None:
         # A re-upload or mount restarts the link's GC grace period: the push it belongs

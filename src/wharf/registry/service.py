@@ -69,7 +69,7 @@ class RegistryService:
                  redirect_ttl: timedelta | None = None) -> None:
         self.meta = meta
         self.driver = driver
-        self.uploads = UploadManager(meta, driver)
+        self.uploads = UploadManager(meta, driver, upload_ttl)
         self.hooks: list[RegistryHooks] = []
         self.upload_ttl = upload_ttl
         # When set (and the driver can presign), blob GETs are redirected to the store.
@@ -143,12 +143,7 @@ class RegistryService:
                                 body: AsyncIterator[bytes], length: int | None) -> BlobInfo:
         digest = parse_digest(digest_text)
         repo_id = self._writable_repository(name)
-        state = self.uploads.start(repo_id)
-        try:
-            size = await self.uploads.complete(repo_id, state.id, digest, body, None)
-        except BaseException:
-            self.uploads.cancel(repo_id, state.id)
-            raise
+        size = await self.uploads.store(repo_id, digest, body)
         if length is not None and size != length:
             raise RegistryError(errors.SIZE_INVALID, {"content_length": length, "received": size})
         return BlobInfo(digest, size)
@@ -174,7 +169,8 @@ class RegistryService:
         self.uploads.cancel(repo_id, session_id)
 
     def purge_stale_uploads(self) -> int:
-        return self.uploads.purge(self.meta.stale_uploads(now() - self.upload_ttl))
+        purged = self.uploads.purge(self.meta.stale_uploads(now() - self.upload_ttl))
+        return purged + self.uploads.sweep_orphans()
 
     def abort_abandoned_multipart(self, older_than: float) -> int:
         """Abort the store's unfinished multipart uploads that no session names."""

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from anyio import to_thread
@@ -43,9 +45,13 @@ class UploadState:
 
 
 class UploadManager:
-    def __init__(self, meta: MetadataStore, driver: StorageDriver) -> None:
+    def __init__(self, meta: MetadataStore, driver: StorageDriver,
+                 ttl: timedelta = timedelta(hours=24)) -> None:
         self._meta = meta
         self._driver = driver
+        # A session is idle when its bytes were last written longer ago than this. The
+        # bytes' modification time says so without a database write per chunk.
+        self._ttl = ttl
         self._hashers: dict[str, tuple[int, _Hash]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Called after each commit (layer indexing); failures are logged, not raised.
@@ -87,7 +93,6 @@ class UploadManager:
             if length is not None and written != length:
                 raise RegistryError(errors.SIZE_INVALID,
                                     {"content_length": length, "received": written})
-            await to_thread.run_sync(self._meta.touch_upload, session_id)
             return UploadState(session_id, offset + written)
 
     async def _stream(self, session_id: str, offset: int, body: AsyncIterator[bytes]) -> int:
@@ -130,17 +135,22 @@ class UploadManager:
                 raise RegistryError(errors.RANGE_INVALID,
                                     {"offset": offset, "requested_start": start})
             offset += await self._stream(session_id, offset, body)
-            cached = self._hashers.pop(session_id, None)
-            if digest.algorithm == _HASH_ALGORITHM and cached and cached[0] == offset:
-                actual = cached[1].hexdigest()
-            else:
-                actual = await to_thread.run_sync(self._rehash, session_id, digest.algorithm)
-            if actual != digest.encoded:
-                raise RegistryError(errors.DIGEST_INVALID, {
-                    "expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
+            await self._verify(session_id, digest, offset)
             await to_thread.run_sync(self._commit, repository_id, session_id, digest, offset)
         self._locks.pop(session_id, None)
         return offset
+
+    async def _verify(self, session_id: str, digest: Digest, size: int) -> None:
+        """Check the session's bytes against the digest, with the running hash if it covers
+        them all, else by reading them back."""
+        cached = self._hashers.pop(session_id, None)
+        if digest.algorithm == _HASH_ALGORITHM and cached and cached[0] == size:
+            actual = cached[1].hexdigest()
+        else:
+            actual = await to_thread.run_sync(self._rehash, session_id, digest.algorithm)
+        if actual != digest.encoded:
+            raise RegistryError(errors.DIGEST_INVALID, {
+                "expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
 
     def _rehash(self, session_id: str, algorithm: str) -> str:
         hasher = new_hasher(algorithm)
@@ -148,7 +158,8 @@ class UploadManager:
             hasher.update(chunk)
         return hasher.hexdigest()
 
-    def _commit(self, repository_id: int, session_id: str, digest: Digest, size: int) -> None:
+    def _commit(self, repository_id: int, session_id: str, digest: Digest, size: int,
+                has_row: bool = True) -> None:
         target = keys.blob(digest)
 
         def place() -> None:
@@ -158,18 +169,53 @@ class UploadManager:
             if existing is None or existing.size != size:
                 self._driver.move(keys.upload(session_id), target)
 
-        self._meta.link_blob(repository_id, str(digest), size, place)
+        # The session's row goes in the same transaction that links the blob.
+        self._meta.link_blob(repository_id, str(digest), size, place,
+                             upload_id=session_id if has_row else None)
         for listener in self.on_commit:
             try:
                 listener(digest)
             except Exception:
                 log.exception("blob commit listener failed for %s", digest)
-        self._discard(session_id)
+        self._discard(session_id, row=False)
 
-    def _discard(self, session_id: str) -> None:
-        self._meta.delete_upload(session_id)
+    def _discard(self, session_id: str, *, row: bool = True) -> None:
+        if row:
+            self._meta.delete_upload(session_id)
         self._driver.delete(keys.upload_dir(session_id))
         self._hashers.pop(session_id, None)
+
+    async def store(self, repository_id: int, digest: Digest,
+                    body: AsyncIterator[bytes]) -> int:
+        """A whole blob in one request (monolithic upload): no session row is needed, as
+        nothing outlives the request; bytes of a crashed one are swept by `sweep_orphans`."""
+        session_id = str(uuid.uuid4())
+        try:
+            size = await self._stream(session_id, 0, body)
+            await self._verify(session_id, digest, size)
+            await to_thread.run_sync(self._commit, repository_id, session_id, digest, size,
+                                     False)
+        except BaseException:
+            await to_thread.run_sync(self._driver.delete, keys.upload_dir(session_id))
+            raise
+        return size
+
+    def _idle(self, session_id: str) -> bool:
+        info = self._driver.stat(keys.upload(session_id))
+        return info is None or info.modified < time.time() - self._ttl.total_seconds()
+
+    def sweep_orphans(self) -> int:
+        """Delete idle upload bytes that have no session row (a crashed monolithic upload)."""
+        swept = 0
+        for key in list(self._driver.list("uploads")):
+            parts = key.split("/")
+            if len(parts) < 2 or not _SESSION_ID.match(parts[1]):
+                continue
+            session_id = parts[1]
+            if self._meta.get_upload(session_id) is None and self._idle(session_id):
+                self._driver.delete(keys.upload_dir(session_id))
+                swept += 1
+        return swept
 
     def cancel(self, repository_id: int, session_id: str) -> None:
         self._check(repository_id, session_id)
@@ -177,9 +223,13 @@ class UploadManager:
         self._locks.pop(session_id, None)
 
     def purge(self, session_ids: list[str]) -> int:
+        """Discard the given sessions unless bytes were written to them recently."""
+        purged = 0
         for session_id in session_ids:
-            self._discard(session_id)
-        return len(session_ids)
+            if self._idle(session_id):
+                self._discard(session_id)
+                purged += 1
+        return purged
 
 
 def _write_batch(writer: Writer, hasher: _Hash | None, batch: list[bytes]) -> None:
