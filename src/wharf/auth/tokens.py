@@ -26,6 +26,7 @@ from wharf.metadata.iam_store import IamStore, KeyRow
 from wharf.metadata.store import now
 
 ALGORITHM = "ES256"
+_VERIFIED_CACHE_SIZE = 4096
 ACCESS = "access"
 REFRESH = "refresh"
 
@@ -135,6 +136,10 @@ class TokenService:
         self.service = service
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
+        # Verified tokens by their exact text. A token is immutable and signed, so a
+        # verification holds until it expires; this spares an ECDSA check per request.
+        self._verified: dict[tuple[str, str], VerifiedToken] = {}
+        self._verified_lock = threading.Lock()
 
     def _sign(self, claims: dict[str, Any], ttl: timedelta) -> IssuedToken:
         issued = now().replace(microsecond=0)
@@ -158,6 +163,19 @@ class TokenService:
                            "wharf_typ": REFRESH}, ttl)
 
     def verify(self, token: str, kind: str = ACCESS) -> VerifiedToken:
+        cached = self._verified.get((token, kind))
+        if cached is not None:
+            if cached.expires_at > now():
+                return cached
+            raise TokenError("token expired", expired=True)
+        verified = self._verify(token, kind)
+        with self._verified_lock:
+            if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[(token, kind)] = verified
+        return verified
+
+    def _verify(self, token: str, kind: str) -> VerifiedToken:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -7,17 +7,15 @@ dataclasses; the domain (`wharf.auth`) decides what they mean.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wharf.metadata import schema as s
+from wharf.metadata.base import StoreBase
 from wharf.metadata.store import now
 
 
@@ -146,22 +144,7 @@ _MAPPING_COLUMNS = (s.oidc_mappings.c.id, s.oidc_issuers.c.name.label("issuer"),
                     s.oidc_mappings.c.role, s.oidc_mappings.c.created_at)
 
 
-class IamStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
+class IamStore(StoreBase):
     # -- projects -----------------------------------------------------------------
 
     def create_project(self, name: str, public: bool = False) -> ProjectRow | None:

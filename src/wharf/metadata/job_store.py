@@ -13,15 +13,13 @@ checks the owner, so a node that lost its lease cannot overwrite the new owner's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from wharf.metadata import schema as s
+from wharf.metadata.base import StoreBase
 from wharf.metadata.retry import retrying
 from wharf.metadata.store import now
 
@@ -46,17 +44,7 @@ class ScheduleRow:
 
 
 @retrying
-class JobStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._insert = (postgresql.insert if engine.dialect.name == "postgresql"
-                        else sqlite.insert)
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
-
+class JobStore(StoreBase):
     def _add(self, conn: Connection, kind: str, payload: str, *, run_after: datetime,
              dedupe_key: str | None, max_attempts: int) -> int | None:
         stamp = now()

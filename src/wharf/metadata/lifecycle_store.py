@@ -12,15 +12,14 @@ other writer, so check and delete are one step anyway.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, delete, exists, func, select, update
 
 from wharf.metadata import schema as s
+from wharf.metadata.base import StoreBase
 from wharf.metadata.retry import retrying
 from wharf.metadata.store import lock_digests, now
 
@@ -128,22 +127,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 @retrying
-class LifecycleStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._insert = (postgresql.insert if engine.dialect.name == "postgresql"
-                        else sqlite.insert)
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
+class LifecycleStore(StoreBase):
     # -- projects and repositories --------------------------------------------------
 
     def project_id(self, name: str) -> int | None:

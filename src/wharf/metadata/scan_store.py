@@ -9,16 +9,15 @@ query on (ecosystem, name).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from wharf.metadata import schema as s
+from wharf.metadata.base import StoreBase
 from wharf.metadata.retry import retrying
 from wharf.metadata.store import now
 
@@ -88,22 +87,7 @@ def _utc(value: datetime) -> datetime:
 
 
 @retrying
-class ScanStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._insert = (postgresql.insert if engine.dialect.name == "postgresql"
-                        else sqlite.insert)
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
+class ScanStore(StoreBase):
     def _upsert(self, conn: Connection, table: Any, keys: list[str], **values: Any) -> None:
         stmt = self._insert(table).values(**values)
         conn.execute(stmt.on_conflict_do_update(

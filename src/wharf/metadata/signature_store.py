@@ -5,15 +5,13 @@ and signed-pull counters. SQLAlchemy Core only, portable between SQLite and Post
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, delete, or_, select
 
 from wharf.metadata import schema as s
+from wharf.metadata.base import StoreBase
 from wharf.metadata.retry import retrying
 from wharf.metadata.store import now
 
@@ -57,22 +55,7 @@ class PullCountRow:
 
 
 @retrying
-class SignatureStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
+class SignatureStore(StoreBase):
     # -- projects and repositories --------------------------------------------------
 
     def project_id(self, name: str) -> int | None:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wharf.metadata import schema as s
+from wharf.metadata.base import StoreBase
 from wharf.metadata.retry import retrying
 from wharf.oci.manifest import Manifest
 
@@ -68,25 +66,7 @@ class UploadRow:
 
 
 @retrying
-class MetadataStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
-    def _insert_ignore(self, conn: Connection, table: Table, **values: Any) -> None:
-        conn.execute(self._insert(table).values(**values).on_conflict_do_nothing())
-
+class MetadataStore(StoreBase):
     # -- repositories -------------------------------------------------------------
 
     def repository_id(self, name: str) -> int | None:

@@ -1,0 +1,33 @@
+"""What every store shares: the engine, transactions, and the dialect's INSERT."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+class StoreBase:
+    """Base of the metadata stores (one per capability, all on the same engine)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # ON CONFLICT lives on the dialects' own INSERT; both spell it the same way.
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _insert_ignore(self, conn: Connection, table: Table, **values: Any) -> None:
+        conn.execute(self._insert(table).values(**values).on_conflict_do_nothing())
