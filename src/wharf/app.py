@@ -264,6 +264,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.registry = registry
     app.state.scanning = scanning
     app.state.signatures = signatures
+    token = settings.signatures.admission_token
+    app.state.admission_token = token.get_secret_value() if token else None
     app.state.admission = build_admission(
         settings, signatures, scanning if settings.scanning.enabled else None)
     app.state.auth = build_auth(settings, registry.meta.engine)

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -169,6 +169,10 @@ class SignatureSettings(BaseModel):
     registry_hosts: list[str] = []
     # Images on other registries, at admission: allow or deny.
     admission_foreign_images: Literal["allow", "deny"] = "allow"
+    # The bearer token the Kubernetes API server presents to the admission webhook (its
+    # kubeconfig for the webhook); unset, the webhook is off, since it resolves tags and
+    # reports policy verdicts for private projects.
+    admission_token: SecretStr | None = None
 
 
 class GcSettings(BaseModel):

@@ -12,8 +12,10 @@ import pytest
 
 from tests.support.images import build_single_arch
 from tests.support.scanning import Cli, cli, push, requires_skopeo, unique
-from tests.support.server import WharfServer
+from tests.support.server import ADMISSION_TOKEN, WharfServer
 from tests.support.signing import KeyPair, generate_key, new_project, run_cli
+
+WEBHOOK_AUTH = {"Authorization": f"Bearer {ADMISSION_TOKEN}"}
 
 __all__ = ["cli"]
 pytestmark = requires_skopeo
@@ -64,7 +66,8 @@ def deployment(image: str, kind: str = "Deployment") -> dict[str, Any]:
 
 
 def admit(server: WharfServer, document: dict[str, Any]) -> dict[str, Any]:
-    resp = httpx.post(f"{server.url}/admission/validate", json=document, timeout=30)
+    resp = httpx.post(f"{server.url}/admission/validate", json=document, timeout=30,
+                      headers=WEBHOOK_AUTH)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["apiVersion"] == "admission.k8s.io/v1"
@@ -148,10 +151,20 @@ def test_delete_is_not_checked_and_malformed_reviews_are_rejected(
     assert admit(server, doc)["allowed"] is True
     broken = copy.deepcopy(review("Pod", pod(images["signed"])))
     del broken["request"]["uid"]
-    resp = httpx.post(f"{server.url}/admission/validate", json=broken)
+    resp = httpx.post(f"{server.url}/admission/validate", json=broken, headers=WEBHOOK_AUTH)
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["code"] == "INVALID_REQUEST"
-    assert httpx.post(f"{server.url}/admission/validate", content=b"{").status_code == 400
+    assert httpx.post(f"{server.url}/admission/validate", content=b"{",
+                      headers=WEBHOOK_AUTH).status_code == 400
+
+
+def test_webhook_requires_its_token(server: WharfServer) -> None:
+    document = review("Pod", pod(f"{server.host}/sig/none:latest"))
+    url = f"{server.url}/admission/validate"
+    assert httpx.post(url, json=document).status_code == 401
+    wrong = httpx.post(url, json=document, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.json()["errors"][0]["code"] == "UNAUTHORIZED"
 
 
 def test_foreign_images_can_be_denied(tmp_path: Path) -> None:

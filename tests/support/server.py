@@ -15,6 +15,8 @@ import httpx
 
 # Every test server bootstraps `admin` with this password (WHARF_ADMIN_PASSWORD).
 ADMIN_PASSWORD = "wharf-test-admin-password"
+# Every test server accepts this token at its Kubernetes admission webhook.
+ADMISSION_TOKEN = "wharf-test-admission-token"
 # Projects the shared tests push into (the first path component of their repositories);
 # pushing into a project that does not exist is denied, so each server gets them.
 TEST_PROJECTS = ("conf", "interop", "bench", "catalog", "conf2", "multi", "purge")
@@ -73,7 +75,8 @@ class WharfServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "WHARF_ADMIN_PASSWORD": self.admin_password, **self.env}
+        env = {**os.environ, "WHARF_ADMIN_PASSWORD": self.admin_password,
+               "WHARF_SIGNATURES__ADMISSION_TOKEN": ADMISSION_TOKEN, **self.env}
         log = (self.data_dir.parent / f"wharf-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
             [wharf_executable(), "serve", "--host", "127.0.0.1", "--port", str(self.port),

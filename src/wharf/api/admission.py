@@ -7,6 +7,7 @@ document that is not an AdmissionReview is a 400 in the registry's error format.
 
 from __future__ import annotations
 
+import hmac
 import json
 
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +23,18 @@ from wharf.signatures.admission import AdmissionError, AdmissionService
 MAX_REVIEW_BYTES = 3 * 1024 * 1024
 
 
+def _check_caller(request: Request) -> None:
+    expected: str | None = request.app.state.admission_token
+    if expected is None:
+        raise RegistryError(errors.NOT_FOUND, message="admission webhook is not enabled "
+                            "(set signatures.admission_token)")
+    presented = request.headers.get("authorization", "")
+    if not hmac.compare_digest(presented.encode(), f"Bearer {expected}".encode()):
+        raise RegistryError(errors.UNAUTHORIZED, message="admission webhook token required")
+
+
 async def validate(request: Request) -> Response:
+    _check_caller(request)
     service: AdmissionService = request.app.state.admission
     raw = await read_limited(request, MAX_REVIEW_BYTES)
     try:
