@@ -29,5 +29,18 @@ class StoreBase:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def _single_read(self) -> Iterator[Connection]:
+        """For one SELECT: no explicit transaction around it (see engine.py)."""
+        with self.engine.connect().execution_options(single_statement=True) as conn:
+            yield conn
+
+    @property
+    def inline_reads(self) -> bool:
+        """Whether a single read is cheap enough to run on the event loop: SQLite in WAL
+        mode reads a local file and never waits for a writer; a network database would
+        stall every other request while it answers."""
+        return self.engine.dialect.name == "sqlite"
+
     def _insert_ignore(self, conn: Connection, table: Table, **values: Any) -> None:
         conn.execute(self._insert(table).values(**values).on_conflict_do_nothing())

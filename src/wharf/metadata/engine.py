@@ -49,8 +49,12 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
     def _on_begin(conn: Any) -> None:
         # A writer takes the lock up front: upgrading a read lock later can fail with
         # SQLITE_BUSY without waiting, which the busy timeout does not cover.
-        immediate = conn.get_execution_options().get("write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("single_statement", False):
+            # One SELECT is consistent by itself; BEGIN and the ROLLBACK at close would
+            # triple the statements on the pull path.
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("write", False) else "BEGIN")
 
     return engine
 

@@ -120,7 +120,7 @@ class MetadataStore(StoreBase):
             .join(s.repositories, s.repositories.c.id == s.repository_blobs.c.repository_id)
             .where(s.repositories.c.name == name, s.blobs.c.digest == digest)
         )
-        with self.engine.connect() as conn:
+        with self._single_read() as conn:
             return conn.scalar(query)
 
     def manifest_by_name(self, name: str, *, tag: str | None = None,
@@ -139,7 +139,7 @@ class MetadataStore(StoreBase):
                 s.tags.c.name == tag)
         else:
             query = query.where(m.c.digest == digest)
-        with self.engine.connect() as conn:
+        with self._single_read() as conn:
             row = conn.execute(query).first()
         return None if row is None else StoredManifest(row.digest, row.media_type, row.body)
 

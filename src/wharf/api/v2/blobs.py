@@ -7,13 +7,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from wharf.api.streaming import byte_range, threaded
-from wharf.api.v2.common import name_of, registry
+from wharf.api.v2.common import name_of, read, registry
 
 
 async def get_blob(request: Request) -> Response:
     service = registry(request)
-    info = await run_in_threadpool(service.stat_blob, name_of(request),
-                                   request.path_params["digest"])
+    info = await read(request, service.stat_blob, name_of(request),
+                      request.path_params["digest"])
     headers = {"Docker-Content-Digest": str(info.digest), "Accept-Ranges": "bytes",
                "Content-Type": "application/octet-stream",
                "ETag": f'"{info.digest}"', "Cache-Control": "max-age=31536000"}

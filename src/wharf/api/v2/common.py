@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from wharf.registry.service import Page, RegistryService
+
+T = TypeVar("T")
+
+
+async def read(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a pull-path read: on the event loop when the store answers from a local file
+    (a thread hop costs more than the query), else in the thread pool."""
+    if registry(request).meta.inline_reads:
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
 
 
 def registry(request: Request) -> RegistryService:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from wharf import errors
 from wharf.api.streaming import read_limited
-from wharf.api.v2.common import name_of, registry
+from wharf.api.v2.common import name_of, read, registry
 from wharf.api.v2.pull_policy import gate
 from wharf.errors import RegistryError
 from wharf.metadata.store import StoredManifest
@@ -45,11 +45,11 @@ async def get_manifest(request: Request) -> Response:
 
     def fetch() -> StoredManifest:
         stored = registry(request).get_manifest(name, reference)
-        if check is not None:  # the signature policy, in the same worker-thread hop
+        if check is not None:  # the signature policy, in the same call
             check(stored)
         return stored
 
-    stored = await run_in_threadpool(fetch)
+    stored = await read(request, fetch)
     # Clients (skopeo, podman) send one Accept header per media type.
     if not _accepts(", ".join(request.headers.getlist("accept")), stored.media_type):
         raise RegistryError(errors.MANIFEST_UNKNOWN, {"media_type": stored.media_type},
