@@ -27,7 +27,6 @@ from wharf.auth.services import AuthServices
 from wharf.auth.tokens import KeyRing, TokenService
 from wharf.jobs.kinds import (
     GC_RUN,
-    SCAN_INDEX_LAYER,
     Intervals,
     lifecycle_kinds,
     lifecycle_periodics,
@@ -91,15 +90,10 @@ def build_scanning(settings: Settings, registry: RegistryService) -> ScanService
                         max_compression_ratio=cfg.max_compression_ratio,
                         max_file_bytes=cfg.max_file_mib << 20,
                         max_seconds=cfg.max_layer_seconds)
-    enqueue = None
+    service = ScanService(ScanStore(registry.meta.engine), registry.driver, limits)
     if cfg.index_on_commit:
-        queue = JobQueue(JobStore(registry.meta.engine), lease=settings.jobs.lease)
-
-        def enqueue(digest: str) -> None:
-            queue.enqueue(SCAN_INDEX_LAYER, {"digest": digest},
-                          dedupe_key=f"{SCAN_INDEX_LAYER}:{digest}", max_attempts=2)
-
-    return ScanService(ScanStore(registry.meta.engine), registry.driver, limits, enqueue)
+        service.index_in_background()
+    return service
 
 
 def build_signatures(settings: Settings, registry: RegistryService) -> SignatureService:
@@ -256,6 +250,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await asyncio.wait_for(task, 10)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(counters, 10)
+            await asyncio.to_thread(scanning.close)
             registry.meta.engine.dispose()
 
     handlers: Any = HANDLERS

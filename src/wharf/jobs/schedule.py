@@ -41,6 +41,7 @@ class Scheduler:
         """Enqueue every due periodic job this node wins; returns their names."""
         if not self._registered:
             self._register()
-        return [p.name for p in self._periodics
-                if self._store.fire_due(p.name, self._owner, json.dumps(p.payload),
-                                        p.max_attempts) is not None]
+        due = self._store.due_schedules()
+        return [p.name for p in self._periodics if p.name in due
+                and self._store.fire_due(p.name, self._owner, json.dumps(p.payload),
+                                         p.max_attempts) is not None]

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from wharf.metadata.engine import writer_slot
+
 
 class StoreBase:
     """Base of the metadata stores (one per capability, all on the same engine)."""
@@ -20,8 +22,15 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction: on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+        """A write transaction: on SQLite it takes the write lock up front (BEGIN IMMEDIATE).
+
+        SQLite admits one writer; the threads of this process queue for it on a lock of
+        their own first. Left to SQLite's busy handler, a waiting writer sleeps and polls
+        with back-off up to 100 ms, so under load the lock sat free while writers slept
+        (manifest PUT p99 of seconds at 32 concurrent pushes).
+        """
+        with writer_slot(self.engine), \
+                self.engine.connect().execution_options(write=True) as conn, conn.begin():
             yield conn
 
     @contextmanager

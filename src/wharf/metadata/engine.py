@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,23 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("write", False) else "BEGIN")
 
     return engine
+
+
+_WRITER_SLOTS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_SLOTS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def writer_slot(engine: Engine) -> Iterator[None]:
+    """Serialise this process's write transactions on SQLite (a no-op elsewhere: PostgreSQL
+    locks rows, not the database)."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _SLOTS_GUARD:
+        slot = _WRITER_SLOTS.setdefault(engine, threading.Lock())
+    with slot:
+        yield
 
 
 def alembic_config(url: str) -> Config:

@@ -149,6 +149,12 @@ class JobStore(StoreBase):
                                           sc.c.interval_seconds != seconds)
                          .values(interval_seconds=seconds, kind=kind))
 
+    def due_schedules(self) -> set[str]:
+        """Names of the schedules due now: a read, so an idle tick takes no write lock."""
+        sc = s.schedules
+        with self._single_read() as conn:
+            return set(conn.scalars(select(sc.c.name).where(sc.c.next_run_at <= now())))
+
     def fire_due(self, name: str, owner: str, payload: str, max_attempts: int) -> int | None:
         """If the schedule is due, move it to its next time and enqueue its job in the same
         transaction; the conditional UPDATE lets exactly one node win each run."""

@@ -134,13 +134,25 @@ class ScanStore(StoreBase):
             return conn.scalar(select(s.scan_layers.c.digest)
                                .where(s.scan_layers.c.digest == digest)) is not None
 
+    def indexed_layers(self, digests: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(digests))
+        if not wanted:
+            return set()
+        with self._read() as conn:
+            return set(conn.scalars(select(s.scan_layers.c.digest)
+                                    .where(s.scan_layers.c.digest.in_(wanted))))
+
     def put_layer(self, digest: str, inventory: dict[str, Any]) -> None:
+        self.put_layers({digest: inventory})
+
+    def put_layers(self, inventories: dict[str, dict[str, Any]]) -> None:
         with self._write() as conn:
-            self._upsert(conn, s.scan_layers, ["digest"], digest=digest,
-                         status=inventory["status"], reason=inventory.get("reason"),
-                         inventory=json.dumps(inventory, separators=(",", ":")),
-                         package_count=len(inventory.get("packages", [])),
-                         indexed_at=now())
+            for digest, inventory in inventories.items():
+                self._upsert(conn, s.scan_layers, ["digest"], digest=digest,
+                             status=inventory["status"], reason=inventory.get("reason"),
+                             inventory=json.dumps(inventory, separators=(",", ":")),
+                             package_count=len(inventory.get("packages", [])),
+                             indexed_at=now())
 
     # -- advisories ---------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from wharf.oci.manifest import Manifest, ManifestError, parse_manifest
 from wharf.oci.names import project_of
 from wharf.scanning import matcher, sbom
 from wharf.scanning import severity as sev
+from wharf.scanning.background import BackgroundIndexer
 from wharf.scanning.indexer import LayerIndexer
 from wharf.scanning.limits import ScanLimits
 from wharf.scanning.model import LAYER_FAILED, LayerInventory, merge_layers
@@ -64,6 +65,10 @@ class _MissingLayer(Exception):  # noqa: N818 - a signal, not an error to report
     MANIFEST_BLOB_UNKNOWN, which must win over any scan verdict."""
 
 
+def _interrupted() -> RegistryError:
+    return RegistryError(errors.UNAVAILABLE, {"reason": "layer indexing was interrupted"})
+
+
 def _invalid(reason: str) -> RegistryError:
     return RegistryError(errors.INVALID_REQUEST, {"reason": reason}, f"invalid request: {reason}")
 
@@ -88,13 +93,23 @@ class ScanService:
         self.indexer = LayerIndexer(limits)
         self.vulndb = VulnDatabase(store)
         self.matcher = matcher.Matcher(store)
-        # Eager indexing after a blob commit goes through the job queue when there is one.
+        # Eager indexing after a blob commit (scanning.background), when configured.
         self.enqueue_index = enqueue_index
+        self._background: BackgroundIndexer | None = None
         self._inflight: dict[str, Future[LayerInventory]] = {}
         self._lock = threading.Lock()
         self._pull_blockers: tuple[float, set[str]] = (0.0, set())
 
     # -- layers -------------------------------------------------------------------
+
+    def index_in_background(self) -> None:
+        """Index each committed blob soon after its commit, in this process."""
+        self._background = BackgroundIndexer(self.index_if_layers)
+        self.enqueue_index = self._background.submit
+
+    def close(self) -> None:
+        if self._background is not None:
+            self._background.close()
 
     def blob_committed(self, digest: Digest) -> None:
         """Hook after a blob commit: index it soon, off the request."""
@@ -106,38 +121,66 @@ class ScanService:
 
     def index_if_layer(self, digest_text: str) -> bool:
         """Job body: index a committed blob if it looks like a layer and is not indexed."""
-        if self.store.has_layer(digest_text):
-            return False
-        digest = Digest.parse(digest_text)
+        return self.index_if_layers([digest_text]) > 0
+
+    def index_if_layers(self, digests: list[str]) -> int:
+        """Index the committed blobs among `digests` that look like layers and are not
+        indexed yet; returns how many were indexed."""
+        indexed = self.store.indexed_layers(digests)
+        layers = [d for d in dict.fromkeys(digests) if d not in indexed and self._is_layer(d)]
+        return len(self.index_layers(layers)) if layers else 0
+
+    def _is_layer(self, digest_text: str) -> bool:
         try:
-            head = b"".join(self.driver.read(keys.blob(digest), 0, 1024))
+            head = b"".join(self.driver.read(keys.blob(Digest.parse(digest_text)), 0, 1024))
         except NotFoundError:
             return False
-        if not looks_like_layer(head):
-            return False  # a config or artefact blob
-        self.index_layer(digest_text)
-        return True
+        return looks_like_layer(head)  # not a config or artefact blob
 
     def index_layer(self, digest_text: str) -> LayerInventory:
-        """Index one layer (once per digest; concurrent callers share the work)."""
+        return self.index_layers([digest_text])[digest_text]
+
+    def index_layers(self, digests: list[str]) -> dict[str, LayerInventory]:
+        """Index layers, each once however many callers ask at the same time (they share
+        the work), storing the new inventories in one transaction. Raises the first
+        failure once every layer is settled."""
+        owned: dict[str, Future[LayerInventory]] = {}
+        shared: dict[str, Future[LayerInventory]] = {}
         with self._lock:
-            future = self._inflight.get(digest_text)
-            owner = future is None
-            if future is None:
-                future = Future()
-                self._inflight[digest_text] = future
-        if not owner:
-            return future.result()
+            for digest in dict.fromkeys(digests):
+                future = self._inflight.get(digest)
+                if future is None:
+                    owned[digest] = self._inflight[digest] = Future()
+                else:
+                    shared[digest] = future
+        done: dict[str, LayerInventory] = {}
+        failed: dict[str, BaseException] = {}
         try:
-            inventory = self._index(digest_text)
-            future.set_result(inventory)
-            return inventory
-        except BaseException as exc:
-            future.set_exception(exc)
+            for digest in owned:
+                try:
+                    done[digest] = self._index(digest)
+                except Exception as exc:
+                    failed[digest] = exc
+            if done:
+                self.store.put_layers({d: inv.to_json() for d, inv in done.items()})
+        except BaseException as exc:  # not stored: nobody may take these as indexed
+            failed.update(dict.fromkeys(done, exc))
+            done = {}
             raise
         finally:
             with self._lock:
-                self._inflight.pop(digest_text, None)
+                for digest, future in owned.items():
+                    self._inflight.pop(digest, None)
+                    if digest in done:
+                        future.set_result(done[digest])
+                    else:
+                        future.set_exception(failed.get(digest) or _interrupted())
+        result = dict(done)
+        for digest, future in shared.items():
+            result[digest] = future.result()
+        if failed:
+            raise next(iter(failed.values()))
+        return result
 
     def _index(self, digest_text: str) -> LayerInventory:
         digest = Digest.parse(digest_text)
@@ -148,7 +191,6 @@ class ScanService:
         except OSError as exc:
             # Storage trouble is not the layer's fault: do not record a verdict on it.
             raise RegistryError(errors.UNAVAILABLE, {"reason": str(exc)}) from exc
-        self.store.put_layer(digest_text, inventory.to_json())
         log.info("indexed layer %s: %s, %d packages, %d entries, %.2fs", digest_text,
                  inventory.status if inventory.reason is None else inventory.reason,
                  len(inventory.packages), inventory.entries, inventory.seconds)
@@ -156,12 +198,14 @@ class ScanService:
 
     def _inventories(self, digests: list[str], *, index_missing: bool) -> list[LayerInventory]:
         stored = self.store.layers(digests)
+        missing = [d for d in digests if d not in stored]
+        fresh = self.index_layers(missing) if missing and index_missing else {}
         result = []
         for digest in digests:
             if digest in stored:
                 result.append(LayerInventory.from_json(stored[digest]))
-            elif index_missing:
-                result.append(self.index_layer(digest))
+            elif digest in fresh:
+                result.append(fresh[digest])
             else:
                 result.append(LayerInventory(LAYER_FAILED, "layer not indexed"))
         return result
