@@ -55,13 +55,15 @@ from wharf.signatures.service import SignatureService
 from wharf.signatures.service import SignatureSettings as SignatureConfig
 from wharf.storage.driver import StorageDriver
 from wharf.storage.filesystem import FilesystemDriver
-from wharf.storage.s3 import S3Driver
 
 log = logging.getLogger("wharf")
 
 
 def build_driver(settings: Settings) -> StorageDriver:
     if settings.storage.driver == "s3":
+        # Imported only when configured: boto3 costs a filesystem-backed server ~8 MiB.
+        from wharf.storage.s3 import S3Driver
+
         s3 = settings.storage.s3
         return S3Driver(s3.bucket, prefix=s3.prefix, endpoint_url=s3.endpoint_url,
                         region=s3.region, access_key_id=s3.access_key_id,
@@ -143,7 +145,7 @@ def build_lifecycle(settings: Settings, registry: RegistryService) -> LifecycleS
     queued as `gc.run` jobs."""
     gc = settings.gc
     collector = GarbageCollector(LifecycleStore(registry.meta.engine), registry.driver,
-                                 registry.uploads.purge, upload_ttl=settings.upload_ttl,
+                                 registry.uploads.purge, registry.idle_uploads,
                                  batch=gc.batch_size, sweep_orphans=gc.sweep_orphans)
     queue = JobQueue(JobStore(registry.meta.engine), lease=settings.jobs.lease)
 

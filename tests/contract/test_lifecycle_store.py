@@ -36,7 +36,7 @@ def _manifest(blobs: list[bytes]) -> bytes:
 def test_gc_with_no_grace_racing_pushes(meta: MetadataStore) -> None:
     driver = MemoryDriver()
     store = LifecycleStore(meta.engine)
-    gc = GarbageCollector(store, driver, lambda ids: 0, batch=7)
+    gc = GarbageCollector(store, driver, lambda ids: 0, lambda project: [], batch=7)
     repo = meta.ensure_repository("acme/app", "acme")
     assert repo is not None
     shared = [os.urandom(64) for _ in range(3)]
@@ -100,7 +100,8 @@ def test_scheduled_retention_and_gc(meta: MetadataStore) -> None:
 
     driver = MemoryDriver()
     store = LifecycleStore(meta.engine)
-    service = LifecycleService(store, GarbageCollector(store, driver, lambda ids: 0),
+    collector = GarbageCollector(store, driver, lambda ids: 0, lambda project: [])
+    service = LifecycleService(store, collector,
                                grace=timedelta(0))
     repo = meta.ensure_repository("acme/web", "acme")
     assert repo is not None

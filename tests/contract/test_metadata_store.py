@@ -100,13 +100,7 @@ def test_referrers_by_subject_and_artifact_type(meta: MetadataStore) -> None:
     assert len(meta.referrers(repo, subject, "application/example")) == 1
 
 
-def test_uploads(meta: MetadataStore) -> None:
-    repo = meta.ensure_repository("p/u", "p")
-    meta.create_upload("id-1", repo)
-    row = meta.get_upload("id-1")
-    assert row is not None
-    assert row.repository_id == repo
-    meta.touch_upload("id-1")
-    assert meta.stale_uploads(row.created_at) == []
-    assert meta.delete_upload("id-1")
-    assert meta.get_upload("id-1") is None
+def test_repository_ids(meta: MetadataStore) -> None:
+    ids = {meta.ensure_repository("p/a", "p"), meta.ensure_repository("p/b", "p")}
+    assert set(meta.repository_ids("p")) == ids
+    assert meta.repository_ids("nope") == []

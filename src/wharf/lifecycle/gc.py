@@ -34,6 +34,7 @@ from wharf.lifecycle.graph import Holds, attached_subject
 from wharf.metadata.lifecycle_store import LifecycleStore, RepositoryGraph, RepositoryRow
 from wharf.metadata.store import now
 from wharf.oci.digest import Digest, DigestError
+from wharf.registry.uploads import session_repository
 from wharf.storage import keys
 from wharf.storage.driver import StorageDriver
 
@@ -120,13 +121,14 @@ class GcSummary:
 
 class GarbageCollector:
     def __init__(self, store: LifecycleStore, driver: StorageDriver,
-                 purge_uploads: Callable[[list[str]], int], *,
-                 upload_ttl: timedelta = timedelta(hours=24), batch: int = 200,
+                 purge_uploads: Callable[[list[str]], int],
+                 idle_uploads: Callable[[str | None], list[str]], *,
+                 batch: int = 200,
                  sweep_orphans: bool = True) -> None:
         self.store = store
         self.driver = driver
         self.purge_uploads = purge_uploads
-        self.upload_ttl = upload_ttl
+        self.idle_uploads = idle_uploads
         self.batch = batch
         self.sweep_orphans = sweep_orphans
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gc-delete")
@@ -151,7 +153,7 @@ class GarbageCollector:
         else:
             self._content(cutoff, summary, report)
         report("uploads", summary)
-        stale = self.store.stale_uploads(now() - self.upload_ttl, project)
+        stale = self.idle_uploads(project)
         summary.uploads_purged = len(stale) if dry_run else self.purge_uploads(stale)
         if project is None and self.sweep_orphans:
             report("orphans", summary)
@@ -271,11 +273,11 @@ class GarbageCollector:
                 info = self.driver.stat(key)
                 stamp = info.modified if info is not None else 0.0
                 sessions[parts[1]] = max(sessions.get(parts[1], 0.0), stamp)
-        # Sessions are created row first and discarded row first, so a directory without
-        # a row is leftover whatever its age; the grace only spares in-flight deletes.
-        existing = self.store.existing_uploads(sorted(sessions))
+        # Sessions (whose ids name a repository) are the upload purge's, by idleness; a
+        # directory under any other name is leftover whatever its age, and the grace
+        # only spares in-flight deletes.
         for session_id, stamp in sorted(sessions.items()):
-            if session_id not in existing and stamp < limit:
+            if session_repository(session_id) is None and stamp < limit:
                 summary.orphans_deleted += 1
                 if not dry_run:
                     try:

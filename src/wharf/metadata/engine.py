@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -63,20 +65,51 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
     return engine
 
 
-_WRITER_SLOTS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+class _WriterSlot:
+    """One SQLite writer at a time: threads queue on a lock, processes on an flock.
+
+    Both wake a waiter as soon as the slot frees, where SQLite's busy handler sleeps and
+    polls with back-off up to 100 ms (so under load the database sat unlocked while
+    writers slept). BEGIN IMMEDIATE still takes SQLite's own lock inside the slot, so a
+    process that does not queue here (an older wharf) stays correct, only slower.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            self._fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            weakref.finalize(self, os.close, self._fd)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._lock:
+            if self._fd is None:
+                yield
+                return
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_WRITER_SLOTS: weakref.WeakKeyDictionary[Engine, _WriterSlot] = weakref.WeakKeyDictionary()
 _SLOTS_GUARD = threading.Lock()
 
 
 @contextlib.contextmanager
 def writer_slot(engine: Engine) -> Iterator[None]:
-    """Serialise this process's write transactions on SQLite (a no-op elsewhere: PostgreSQL
-    locks rows, not the database)."""
+    """Serialise write transactions on SQLite (a no-op elsewhere: PostgreSQL locks rows,
+    not the database)."""
     if engine.dialect.name != "sqlite":
         yield
         return
     with _SLOTS_GUARD:
-        slot = _WRITER_SLOTS.setdefault(engine, threading.Lock())
-    with slot:
+        slot = _WRITER_SLOTS.get(engine)
+        if slot is None:
+            slot = _WRITER_SLOTS[engine] = _WriterSlot(engine.url.database)
+    with slot.hold():
         yield
 
 

@@ -423,24 +423,6 @@ class LifecycleStore(StoreBase):
 
     # -- upload sessions ------------------------------------------------------------
 
-    def stale_uploads(self, before: datetime, project: str | None = None) -> list[str]:
-        u = s.uploads
-        query = select(u.c.id).where(u.c.updated_at < before)
-        if project is not None:
-            query = query.join(s.repositories, s.repositories.c.id == u.c.repository_id).join(
-                s.projects, s.projects.c.id == s.repositories.c.project_id).where(
-                s.projects.c.name == project)
-        with self._read() as conn:
-            return list(conn.scalars(query))
-
-    def existing_uploads(self, ids: Sequence[str]) -> set[str]:
-        u = s.uploads
-        found: set[str] = set()
-        with self._read() as conn:
-            for chunk in _chunks(list(ids), 500):
-                found |= set(conn.scalars(select(u.c.id).where(u.c.id.in_(chunk))))
-        return found
-
     # -- GC runs ---------------------------------------------------------------------
 
     def create_run(self, project: str | None, dry_run: bool, grace_seconds: int,

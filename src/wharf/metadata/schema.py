@@ -108,15 +108,6 @@ tags = Table(
     Index("ix_tags_digest", "digest"),
 )
 
-uploads = Table(
-    "uploads", metadata,
-    Column("id", String(64), primary_key=True),
-    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
-           nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
-)
-
 # -- identity and access (see wharf.auth) ---------------------------------------------
 # Secrets are stored only as argon2 hashes; the cleartext is shown once when created.
 

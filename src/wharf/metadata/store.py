@@ -13,8 +13,9 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wharf.metadata import schema as s
@@ -57,12 +58,29 @@ class ReferrerRow:
     annotations: dict[str, str] | None
 
 
-@dataclass(frozen=True, slots=True)
-class UploadRow:
-    id: str
-    repository_id: int
-    created_at: datetime
-    updated_at: datetime
+def _pull_statements() -> dict[str, Select[Any]]:
+    """The pull path's SELECTs, built once with bound parameters: building a joined
+    SELECT costs several times what SQLite takes to answer it."""
+    m, rm, r, b, rb, t = (s.manifests, s.repository_manifests, s.repositories, s.blobs,
+                          s.repository_blobs, s.tags)
+    manifest = (select(m.c.digest, m.c.media_type, m.c.body)
+                .join(rm, rm.c.digest == m.c.digest)
+                .join(r, r.c.id == rm.c.repository_id)
+                .where(r.c.name == bindparam("name")))
+    return {
+        "repository_id": select(r.c.id).where(r.c.name == bindparam("name")),
+        "blob_size": (select(b.c.size)
+                      .join(rb, rb.c.digest == b.c.digest)
+                      .join(r, r.c.id == rb.c.repository_id)
+                      .where(r.c.name == bindparam("name"), b.c.digest == bindparam("digest"))),
+        "manifest_by_tag": manifest.join(t, and_(t.c.repository_id == r.c.id,
+                                                 t.c.digest == m.c.digest))
+                                   .where(t.c.name == bindparam("tag")),
+        "manifest_by_digest": manifest.where(m.c.digest == bindparam("digest")),
+    }
+
+
+_PULL = _pull_statements()
 
 
 @retrying
@@ -70,8 +88,8 @@ class MetadataStore(StoreBase):
     # -- repositories -------------------------------------------------------------
 
     def repository_id(self, name: str) -> int | None:
-        with self._read() as conn:
-            return conn.scalar(select(s.repositories.c.id).where(s.repositories.c.name == name))
+        with self._single_read() as conn:
+            return conn.scalar(_PULL["repository_id"], {"name": name})
 
     def ensure_repository(self, name: str, project: str) -> int | None:
         """The repository's id, created on first push; None when its project does not exist
@@ -114,33 +132,18 @@ class MetadataStore(StoreBase):
 
     def blob_size_by_name(self, name: str, digest: str) -> int | None:
         """A blob's size if the named repository links it: the pull path's one query."""
-        query = (
-            select(s.blobs.c.size)
-            .join(s.repository_blobs, s.repository_blobs.c.digest == s.blobs.c.digest)
-            .join(s.repositories, s.repositories.c.id == s.repository_blobs.c.repository_id)
-            .where(s.repositories.c.name == name, s.blobs.c.digest == digest)
-        )
         with self._single_read() as conn:
-            return conn.scalar(query)
+            return conn.scalar(_PULL["blob_size"], {"name": name, "digest": digest})
 
     def manifest_by_name(self, name: str, *, tag: str | None = None,
                          digest: str | None = None) -> StoredManifest | None:
         """A manifest of the named repository by tag or digest, in one query (pull path)."""
-        m, rm, r = s.manifests, s.repository_manifests, s.repositories
-        query = (
-            select(m.c.digest, m.c.media_type, m.c.body)
-            .join(rm, rm.c.digest == m.c.digest)
-            .join(r, r.c.id == rm.c.repository_id)
-            .where(r.c.name == name)
-        )
         if tag is not None:
-            query = query.join(s.tags, and_(s.tags.c.repository_id == r.c.id,
-                                             s.tags.c.digest == m.c.digest)).where(
-                s.tags.c.name == tag)
+            query, params = _PULL["manifest_by_tag"], {"name": name, "tag": tag}
         else:
-            query = query.where(m.c.digest == digest)
+            query, params = _PULL["manifest_by_digest"], {"name": name, "digest": digest}
         with self._single_read() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(query, params).first()
         return None if row is None else StoredManifest(row.digest, row.media_type, row.body)
 
     def blob_in_repository_named(self, name: str, digest: str) -> bool:
@@ -168,8 +171,7 @@ class MetadataStore(StoreBase):
             return conn.scalar(select(s.blobs.c.size).where(s.blobs.c.digest == digest))
 
     def link_blob(self, repository_id: int, digest: str, size: int,
-                  place: Callable[[], None] | None = None,
-                  upload_id: str | None = None) -> None:
+                  place: Callable[[], None] | None = None) -> None:
         """Record a committed blob and link it to the repository (idempotent).
 
         `place` puts the bytes at their content-addressed key. It runs inside the
@@ -183,9 +185,6 @@ class MetadataStore(StoreBase):
                 place()
             self._insert_ignore(conn, s.blobs, digest=digest, size=size, created_at=now())
             self._link_fresh(conn, repository_id, digest)
-            if upload_id is not None:
-                # The finished session goes with the link: one write transaction per blob.
-                conn.execute(delete(s.uploads).where(s.uploads.c.id == upload_id))
 
     def _link_fresh(self, conn: Connection, repository_id: int, digest: str) -> None:
         # A re-upload or mount restarts the link's GC grace period: the push it belongs
@@ -214,32 +213,12 @@ class MetadataStore(StoreBase):
                 s.repository_blobs.c.digest == digest))
             return result.rowcount > 0
 
-    # -- uploads ------------------------------------------------------------------
-
-    def create_upload(self, upload_id: str, repository_id: int) -> None:
-        with self._write() as conn:
-            conn.execute(s.uploads.insert().values(id=upload_id, repository_id=repository_id,
-                                                   created_at=now(), updated_at=now()))
-
-    def get_upload(self, upload_id: str) -> UploadRow | None:
+    def repository_ids(self, project: str) -> list[int]:
+        query = (select(s.repositories.c.id)
+                 .join(s.projects, s.projects.c.id == s.repositories.c.project_id)
+                 .where(s.projects.c.name == project))
         with self._read() as conn:
-            row = conn.execute(select(s.uploads).where(s.uploads.c.id == upload_id)).first()
-        return None if row is None else UploadRow(row.id, row.repository_id, row.created_at,
-                                                   row.updated_at)
-
-    def touch_upload(self, upload_id: str) -> None:
-        with self._write() as conn:
-            conn.execute(update(s.uploads).where(s.uploads.c.id == upload_id)
-                         .values(updated_at=now()))
-
-    def delete_upload(self, upload_id: str) -> bool:
-        with self._write() as conn:
-            return conn.execute(delete(s.uploads).where(s.uploads.c.id == upload_id)).rowcount > 0
-
-    def stale_uploads(self, before: datetime, limit: int = 500) -> list[str]:
-        with self._read() as conn:
-            return list(conn.scalars(select(s.uploads.c.id).where(s.uploads.c.updated_at < before)
-                                     .limit(limit)))
+            return list(conn.scalars(query))
 
     # -- manifests ----------------------------------------------------------------
 
@@ -369,7 +348,7 @@ class MetadataStore(StoreBase):
     def counts(self) -> dict[str, int]:
         with self._read() as conn:
             return {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
-                    for t in (s.repositories, s.blobs, s.manifests, s.tags, s.uploads)}
+                    for t in (s.repositories, s.blobs, s.manifests, s.tags)}
 
 
-__all__ = ["IntegrityError", "MetadataStore", "ReferrerRow", "StoredManifest", "UploadRow"]
+__all__ = ["IntegrityError", "MetadataStore", "ReferrerRow", "StoredManifest"]

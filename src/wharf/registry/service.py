@@ -9,7 +9,7 @@ from typing import Any
 
 from wharf import errors
 from wharf.errors import RegistryError
-from wharf.metadata.store import MetadataStore, StoredManifest, now
+from wharf.metadata.store import MetadataStore, StoredManifest
 from wharf.oci import mediatypes as mt
 from wharf.oci.digest import Digest, DigestError, is_digest
 from wharf.oci.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
@@ -169,8 +169,13 @@ class RegistryService:
         self.uploads.cancel(repo_id, session_id)
 
     def purge_stale_uploads(self) -> int:
-        purged = self.uploads.purge(self.meta.stale_uploads(now() - self.upload_ttl))
-        return purged + self.uploads.sweep_orphans()
+        return self.uploads.purge(self.uploads.idle_sessions())
+
+    def idle_uploads(self, project: str | None) -> list[str]:
+        """Upload sessions left idle for the upload TTL, in one project or anywhere."""
+        if project is None:
+            return self.uploads.idle_sessions()
+        return self.uploads.idle_sessions(set(self.meta.repository_ids(project)))
 
     def abort_abandoned_multipart(self, older_than: float) -> int:
         """Abort the store's unfinished multipart uploads that no session names."""

@@ -1,5 +1,13 @@
 """Blob upload sessions: bytes streamed to storage, hashed on the way, verified on commit.
 
+A session is its bytes in storage and nothing else: no database row. Its id is a random
+part and the repository's id (`<32 hex>-<repository id in hex>`), and it exists while
+`uploads/<id>/data` does: created empty when the session starts, gone when the blob is
+committed, the session cancelled, or left idle for the upload TTL (the bytes'
+modification time says when it was last written). The random part makes an id
+unguessable and the repository part binds it to the repository it was opened in; a
+pushed blob thereby costs one database write, the one that links it.
+
 Write order (docs/adr/0001-write-order.md): the bytes are fsynced and moved to their
 content-addressed key before the blob's row is written, so a row always names bytes that
 exist. Hashing happens while streaming; the running hash lives in this process only, and
@@ -13,8 +21,8 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,10 +41,20 @@ if TYPE_CHECKING:
     from hashlib import _Hash
 
 log = logging.getLogger("wharf.registry")
-_SESSION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_SESSION_ID = re.compile(r"^([0-9a-f]{32})-([0-9a-f]{1,15})$")
 # Chunks from the HTTP server are small; batching them keeps syscalls and thread hops few.
 BATCH_BYTES = 4 << 20
 _HASH_ALGORITHM = "sha256"
+
+
+def new_session_id(repository_id: int) -> str:
+    return f"{secrets.token_hex(16)}-{repository_id:x}"
+
+
+def session_repository(session_id: str) -> int | None:
+    """The repository a session id was issued for; None if it is not a session id."""
+    match = _SESSION_ID.match(session_id)
+    return None if match is None else int(match[2], 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,24 +77,22 @@ class UploadManager:
         self.on_commit: list[Callable[[Digest], None]] = []
 
     def start(self, repository_id: int) -> UploadState:
-        session_id = str(uuid.uuid4())
-        self._meta.create_upload(session_id, repository_id)
+        session_id = new_session_id(repository_id)
+        self._driver.writer(keys.upload(session_id), append=True).commit()
         return UploadState(session_id, 0)
 
-    def _check(self, repository_id: int, session_id: str) -> None:
-        if not _SESSION_ID.match(session_id):
-            raise RegistryError(errors.BLOB_UPLOAD_UNKNOWN, {"session": session_id[:64]})
-        row = self._meta.get_upload(session_id)
-        if row is None or row.repository_id != repository_id:
-            raise RegistryError(errors.BLOB_UPLOAD_UNKNOWN, {"session": session_id})
-
-    def _offset(self, session_id: str) -> int:
-        info = self._driver.stat(keys.upload(session_id))
-        return 0 if info is None else info.size
+    def _offset(self, repository_id: int, session_id: str) -> int:
+        """The session's offset (bytes stored so far); BLOB_UPLOAD_UNKNOWN unless the
+        session is open in this repository."""
+        info = None
+        if session_repository(session_id) == repository_id:
+            info = self._driver.stat(keys.upload(session_id))
+        if info is None:
+            raise RegistryError(errors.BLOB_UPLOAD_UNKNOWN, {"session": session_id[:80]})
+        return info.size
 
     def status(self, repository_id: int, session_id: str) -> UploadState:
-        self._check(repository_id, session_id)
-        return UploadState(session_id, self._offset(session_id))
+        return UploadState(session_id, self._offset(repository_id, session_id))
 
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
@@ -84,9 +100,8 @@ class UploadManager:
     async def append(self, repository_id: int, session_id: str, body: AsyncIterator[bytes],
                      start: int | None, length: int | None) -> UploadState:
         """Append a chunk. `start`, when given, must be the current offset (else 416)."""
-        await to_thread.run_sync(self._check, repository_id, session_id)
         async with self._lock(session_id):
-            offset = self._offset(session_id)
+            offset = await to_thread.run_sync(self._offset, repository_id, session_id)
             if start is not None and start != offset:
                 raise RegistryError(errors.RANGE_INVALID,
                                     {"offset": offset, "requested_start": start})
@@ -135,9 +150,8 @@ class UploadManager:
     async def complete(self, repository_id: int, session_id: str, digest: Digest,
                        body: AsyncIterator[bytes], start: int | None) -> int:
         """Append the last chunk (if any), verify the digest, and commit the blob."""
-        await to_thread.run_sync(self._check, repository_id, session_id)
         async with self._lock(session_id):
-            offset = self._offset(session_id)
+            offset = await to_thread.run_sync(self._offset, repository_id, session_id)
             if start is not None and start != offset:
                 raise RegistryError(errors.RANGE_INVALID,
                                     {"offset": offset, "requested_start": start})
@@ -165,8 +179,7 @@ class UploadManager:
             hasher.update(chunk)
         return hasher.hexdigest()
 
-    def _commit(self, repository_id: int, session_id: str, digest: Digest, size: int,
-                has_row: bool = True) -> None:
+    def _commit(self, repository_id: int, session_id: str, digest: Digest, size: int) -> None:
         target = keys.blob(digest)
 
         def place() -> None:
@@ -176,58 +189,55 @@ class UploadManager:
             if existing is None or existing.size != size:
                 self._driver.move(keys.upload(session_id), target)
 
-        # The session's row goes in the same transaction that links the blob.
-        self._meta.link_blob(repository_id, str(digest), size, place,
-                             upload_id=session_id if has_row else None)
+        self._meta.link_blob(repository_id, str(digest), size, place)
         for listener in self.on_commit:
             try:
                 listener(digest)
             except Exception:
                 log.exception("blob commit listener failed for %s", digest)
-        self._discard(session_id, row=False)
+        self._discard(session_id)
 
-    def _discard(self, session_id: str, *, row: bool = True) -> None:
-        if row:
-            self._meta.delete_upload(session_id)
+    def _discard(self, session_id: str) -> None:
         self._driver.delete(keys.upload_dir(session_id))
         self._hashers.pop(session_id, None)
 
     async def store(self, repository_id: int, digest: Digest,
                     body: AsyncIterator[bytes]) -> int:
-        """A whole blob in one request (monolithic upload): no session row is needed, as
-        nothing outlives the request; bytes of a crashed one are swept by `sweep_orphans`."""
-        session_id = str(uuid.uuid4())
+        """A whole blob in one request (monolithic upload), under a session of its own;
+        the bytes of a crashed one are purged once idle like any other session's."""
+        session_id = new_session_id(repository_id)
         try:
             size = await self._stream(session_id, 0, body)
             await self._verify(session_id, digest, size)
-            await to_thread.run_sync(self._commit, repository_id, session_id, digest, size,
-                                     False)
+            await to_thread.run_sync(self._commit, repository_id, session_id, digest, size)
         except BaseException:
             await to_thread.run_sync(self._driver.delete, keys.upload_dir(session_id))
             raise
         return size
 
+    def cancel(self, repository_id: int, session_id: str) -> None:
+        self._offset(repository_id, session_id)
+        self._discard(session_id)
+        self._locks.pop(session_id, None)
+
     def _idle(self, session_id: str) -> bool:
         info = self._driver.stat(keys.upload(session_id))
         return info is None or info.modified < time.time() - self._ttl.total_seconds()
 
-    def sweep_orphans(self) -> int:
-        """Delete idle upload bytes that have no session row (a crashed monolithic upload)."""
-        swept = 0
-        for key in list(self._driver.list("uploads")):
+    def idle_sessions(self, repository_ids: set[int] | None = None) -> list[str]:
+        """Sessions not written to for the upload TTL (of these repositories, if given)."""
+        found = []
+        for key in self._driver.list("uploads"):
             parts = key.split("/")
-            if len(parts) < 2 or not _SESSION_ID.match(parts[1]):
+            if len(parts) != 3 or parts[2] != "data":
                 continue
-            session_id = parts[1]
-            if self._meta.get_upload(session_id) is None and self._idle(session_id):
-                self._driver.delete(keys.upload_dir(session_id))
-                swept += 1
-        return swept
-
-    def cancel(self, repository_id: int, session_id: str) -> None:
-        self._check(repository_id, session_id)
-        self._discard(session_id)
-        self._locks.pop(session_id, None)
+            repository_id = session_repository(parts[1])
+            if repository_id is None or (repository_ids is not None
+                                         and repository_id not in repository_ids):
+                continue
+            if self._idle(parts[1]):
+                found.append(parts[1])
+        return found
 
     def purge(self, session_ids: list[str]) -> int:
         """Discard the given sessions unless bytes were written to them recently."""
