@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import random
+import tarfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -132,15 +135,28 @@ def make_config(label: str) -> Blob:
     return Blob(sha256_digest(data), data, OCI_CONFIG)
 
 
+def make_layer(name: str, content: bytes) -> bytes:
+    """A real gzip-compressed tar layer holding one file, as a build would push: a
+    registry that inspects layers (wharf indexes them for scanning) sees real work."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(f"opt/bench/{name}")
+        info.size, info.mtime, info.mode = len(content), 0, 0o644
+        tar.addfile(info, io.BytesIO(content))
+    return gzip.compress(raw.getvalue(), compresslevel=1, mtime=0)
+
+
 def make_small_images(count: int, repos: int, prefix: str, seed: int = 2) -> list[SmallImage]:
-    """count images of a config and 3 random layers of 4-64 KiB each, spread over repos."""
+    """count images of a config and 3 layers (gzip tars of one random 4-64 KiB file:
+    incompressible, so each layer is about that size), spread over repos."""
     rng = random.Random(seed)
     images = []
     for i in range(count):
         config = make_config(f"{prefix}-{i}")
         layers = []
-        for _ in range(3):
-            data = rng.randbytes(rng.randint(4 * 1024, 64 * 1024))
+        for n in range(3):
+            data = make_layer(f"{prefix}-{i}-{n}",
+                              rng.randbytes(rng.randint(4 * 1024, 64 * 1024)))
             layers.append(Blob(sha256_digest(data), data, OCI_LAYER))
         layer_tuple = tuple(layers)
         manifest = make_manifest(config, layer_tuple)
