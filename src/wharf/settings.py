@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -205,8 +205,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 5000
     data_dir: Path = Path("data")
-    # Server processes sharing the store; each runs its own event loop.
-    workers: int = 1
+    # Server processes sharing the store, each with its own event loop; unset: one per
+    # CPU this process may run on (a Python process serves from one core at a time).
+    workers: int | None = Field(default=None, ge=1, le=64)
     # Defaults to SQLite at <data_dir>/wharf.db.
     database_url: str | None = None
     # FULL: an acknowledged push survives power loss. NORMAL trades that for speed.
@@ -242,6 +243,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'wharf.db'}"
+
+    @property
+    def resolved_workers(self) -> int:
+        return self.workers or max(1, len(os.sched_getaffinity(0)))
 
     @property
     def blob_root(self) -> Path:

@@ -83,3 +83,13 @@ def test_keys_issuers_mappings_audit(iam: IamStore) -> None:
     since = now() - timedelta(minutes=1)
     assert iam.count_events("login", "failure", "bob", "10.0.0.1", since) == 3
     assert len(iam.list_events(2, actor="bob")) == 2
+
+
+def test_a_hash_upgrade_never_undoes_a_change_made_since(iam: IamStore) -> None:
+    user = iam.create_user("bob", "old")
+    assert user is not None
+    assert iam.replace_secret_hash("user", user.id, "old", "upgraded")
+    assert iam.get_user("bob").password_hash == "upgraded"  # type: ignore[union-attr]
+    # The hash was changed (say, a password change) after the login read "upgraded".
+    assert not iam.replace_secret_hash("user", user.id, "stale", "other")
+    assert iam.get_user("bob").password_hash == "upgraded"  # type: ignore[union-attr]

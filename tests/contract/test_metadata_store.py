@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from wharf.metadata.store import MetadataStore
+from wharf.metadata.store import MetadataStore, StoredManifest, TagPage
 from wharf.oci import mediatypes as mt
 from wharf.oci.digest import Digest
 from wharf.oci.manifest import parse_manifest
@@ -64,6 +64,27 @@ def test_manifest_requires_its_blobs(meta: MetadataStore) -> None:
     assert stored.media_type == mt.OCI_MANIFEST
 
 
+def test_pull_lookups_by_repository_name(meta: MetadataStore) -> None:
+    repo = meta.ensure_repository("p/pull", "p")
+    meta.ensure_repository("p/other", "p")
+    config = str(Digest.of(b"{}"))
+    meta.link_blob(repo, config, 2)
+    body = _manifest(b"{}", [])
+    manifest = parse_manifest(body, mt.OCI_MANIFEST)
+    meta.put_manifest(repo, manifest, body, "v1")
+    digest = str(manifest.digest)
+    expected = StoredManifest(digest, mt.OCI_MANIFEST, body)
+    assert meta.manifest_by_name("p/pull", tag="v1") == expected
+    assert meta.manifest_by_name("p/pull", digest=digest) == expected
+    assert meta.manifest_by_name("p/pull", tag="v2") is None
+    assert meta.manifest_by_name("p/other", tag="v1") is None
+    assert meta.manifest_by_name("p/other", digest=digest) is None
+    assert meta.manifest_by_name("p/none", digest=digest) is None
+    assert meta.blob_size_by_name("p/pull", config) == 2
+    assert meta.blob_size_by_name("p/other", config) is None
+    assert meta.blob_size_by_name("p/pull", "sha256:" + "3" * 64) is None
+
+
 def test_tags_move_list_and_delete(meta: MetadataStore) -> None:
     repo = meta.ensure_repository("p/t", "p")
     meta.link_blob(repo, str(Digest.of(b"{}")), 2)
@@ -104,3 +125,34 @@ def test_repository_ids(meta: MetadataStore) -> None:
     ids = {meta.ensure_repository("p/a", "p"), meta.ensure_repository("p/b", "p")}
     assert set(meta.repository_ids("p")) == ids
     assert meta.repository_ids("nope") == []
+
+
+def test_tag_pages_are_ordered_json_with_the_next_marker(meta: MetadataStore) -> None:
+    repo = meta.ensure_repository("p/pages", "p")
+    meta.link_blob(repo, str(Digest.of(b"{}")), 2)
+    body = _manifest(b"{}", [])
+    manifest = parse_manifest(body, mt.OCI_MANIFEST)
+    tags = ["v10", "latest", "v2", "a-b", "v1", "A", "v1.0", "z_"]
+    for tag in tags:  # not in order: the page is in the store's order, not the insert's
+        meta.put_manifest(repo, manifest, body, tag)
+    everything = meta.tag_page("p/pages", 1000, None)
+    assert everything is not None
+    assert json.loads(everything.names_json) == sorted(tags)
+    assert everything.next_last is None
+    walked, last = [], None
+    while True:
+        page = meta.tag_page("p/pages", 3, last)
+        assert page is not None
+        walked += json.loads(page.names_json)
+        if page.next_last is None:
+            break
+        assert page.next_last == walked[-1]
+        last = page.next_last
+    assert walked == sorted(tags)
+    # A full page with nothing after it has no next marker.
+    assert meta.tag_page("p/pages", len(tags), None) == everything
+    assert meta.tag_page("p/pages", 5, "z_") == TagPage("[]", None)
+    assert meta.tag_page("p/pages", 0, None) == TagPage("[]", None)
+    meta.ensure_repository("p/untagged", "p")
+    assert meta.tag_page("p/untagged", 5, None) == TagPage("[]", None)
+    assert meta.tag_page("p/missing", 5, None) is None

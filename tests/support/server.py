@@ -75,8 +75,12 @@ class WharfServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # One server process unless a test asks for more (`--workers`): caches kept per
+        # process (policy TTLs, login rate limits) would otherwise make what a test sees
+        # depend on which process answers.
         env = {**os.environ, "WHARF_ADMIN_PASSWORD": self.admin_password,
-               "WHARF_SIGNATURES__ADMISSION_TOKEN": ADMISSION_TOKEN, **self.env}
+               "WHARF_SIGNATURES__ADMISSION_TOKEN": ADMISSION_TOKEN, "WHARF_WORKERS": "1",
+               **self.env}
         log = (self.data_dir.parent / f"wharf-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
             [wharf_executable(), "serve", "--host", "127.0.0.1", "--port", str(self.port),

@@ -96,7 +96,10 @@ async def authenticate(request: Request) -> RequestAuth:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer":
         try:
-            token = await run_in_threadpool(services.tokens.verify, value.strip())
+            # A token seen before is answered from memory; only a new one needs the
+            # signature check (and perhaps the key table), in a worker thread.
+            token = services.tokens.cached(value.strip()) or await run_in_threadpool(
+                services.tokens.verify, value.strip())
         except TokenError as exc:
             code = errors.CREDENTIALS_EXPIRED if exc.expired else errors.UNAUTHORIZED
             raise RegistryError(code, {"reason": str(exc)}, message=str(exc)) from exc
@@ -153,9 +156,9 @@ def _unauthorized(request: Request, scope: str | None, error: str | None = None)
 async def _repository_check(request: Request, auth: RequestAuth, name: str,
                             action: str) -> Response | None:
     services = auth.services
-    scope = _scope_for(name, action)
     if auth.token is not None and auth.token.grants(REPOSITORY, name, action):
         return None
+    scope = _scope_for(name, action)
     principal = await auth.principal()
     allowed = await run_in_threadpool(services.policy.may, principal, name, action)
     if auth.token is None and allowed:
@@ -176,11 +179,10 @@ def requires(action: str) -> Callable[[Handler], Handler]:
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
             name: str | None = request.path_params.get("name")
-            scope = _scope_for(name, action)
             try:
                 auth = await authenticate(request)
             except RegistryError as exc:
-                return auth_failure(request, exc, scope)
+                return auth_failure(request, exc, _scope_for(name, action))
             request.state.auth = auth
             if action == LOGIN:
                 principal = await auth.principal() if auth.token is None else None
@@ -188,12 +190,13 @@ def requires(action: str) -> Callable[[Handler], Handler]:
                     return _unauthorized(request, None)
             elif action == CATALOG_ACTION:
                 if auth.token is not None and not auth.token.grants(REGISTRY, CATALOG, "*"):
-                    return _unauthorized(request, scope, "insufficient_scope")
+                    return _unauthorized(request, _scope_for(name, action),
+                                         "insufficient_scope")
             elif name is not None:
                 try:
                     denied = await _repository_check(request, auth, name, action)
                 except RegistryError as exc:
-                    return auth_failure(request, exc, scope)
+                    return auth_failure(request, exc, _scope_for(name, action))
                 if denied is not None:
                     return denied
             return await handler(request)

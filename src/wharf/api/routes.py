@@ -29,6 +29,12 @@ _API = "/api/v1"
 _PROJECT = f"{_API}/projects/{{project}}"
 
 ROUTES: list[BaseRoute] = [
+    # Pulls first: Starlette tries routes in order, and these carry most requests. No two
+    # /v2 patterns match the same path and method (the last segments differ), so the
+    # order decides nothing else.
+    Route(f"{_NAME}/manifests/{{reference}}", requires(PULL)(manifests.get_manifest),
+          methods=["GET", "HEAD"]),
+    Route(f"{_NAME}/blobs/{{digest}}", requires(PULL)(blobs.get_blob), methods=["GET", "HEAD"]),
     Route("/v2/", requires(LOGIN)(base.version_check), methods=["GET"]),
     Route("/v2", requires(LOGIN)(base.version_check), methods=["GET"]),
     Route("/v2/_catalog", requires(CATALOG_ACTION)(listings.catalog), methods=["GET"]),
@@ -42,10 +48,7 @@ ROUTES: list[BaseRoute] = [
           methods=["PUT"]),
     Route(f"{_NAME}/blobs/uploads/{{session}}", requires(PUSH)(uploads.cancel_upload),
           methods=["DELETE"]),
-    Route(f"{_NAME}/blobs/{{digest}}", requires(PULL)(blobs.get_blob), methods=["GET", "HEAD"]),
     Route(f"{_NAME}/blobs/{{digest}}", requires(DELETE)(blobs.delete_blob), methods=["DELETE"]),
-    Route(f"{_NAME}/manifests/{{reference}}", requires(PULL)(manifests.get_manifest),
-          methods=["GET", "HEAD"]),
     Route(f"{_NAME}/manifests/{{reference}}", requires(PUSH)(manifests.put_manifest),
           methods=["PUT"]),
     Route(f"{_NAME}/manifests/{{reference}}", requires(DELETE)(manifests.delete_manifest),

@@ -17,7 +17,14 @@ from wharf.auth import oidc
 from wharf.auth.oidc import IdentityError, MappingRule, TrustedIssuer
 from wharf.auth.principals import ANONYMOUS, Principal
 from wharf.auth.roles import Role
-from wharf.auth.secrets import DUMMY_HASH, VerifiedCache, split_api_token, verify_secret
+from wharf.auth.secrets import (
+    DUMMY_HASH,
+    VerifiedCache,
+    hash_secret,
+    needs_rehash,
+    split_api_token,
+    verify_secret,
+)
 from wharf.auth.tokens import REFRESH, TokenError, TokenService
 from wharf.errors import RegistryError
 from wharf.metadata.iam_store import IamStore, RobotRow, TokenRow, UserRow
@@ -152,15 +159,21 @@ class Authenticator:
             raise RegistryError(errors.TOO_MANY_REQUESTS,
                                 {"reason": "too many failed logins; retry in a minute"})
 
-    def _check(self, stored_hash: str, secret: str, username: str,
-               remote: str | None) -> bool:
+    def _check(self, stored_hash: str, secret: str, username: str, remote: str | None,
+               owner: tuple[str, int | str]) -> bool:
+        """Whether `secret` matches; a match on a hash with older parameters upgrades the
+        stored hash (`owner`: the row's kind and id)."""
         if self._verified.hit(stored_hash, secret):
             return True
         self._throttle(username, remote)
-        if verify_secret(stored_hash, secret):
-            self._verified.remember(stored_hash, secret)
-            return True
-        return False
+        if not verify_secret(stored_hash, secret):
+            return False
+        if needs_rehash(stored_hash):
+            upgraded = hash_secret(secret)
+            if self.store.replace_secret_hash(*owner, stored_hash, upgraded):
+                stored_hash = upgraded
+        self._verified.remember(stored_hash, secret)
+        return True
 
     def _login(self, username: str, password: str, remote: str | None) -> Principal:
         if not password:
@@ -172,7 +185,8 @@ class Authenticator:
                 self._throttle(username, remote)
                 verify_secret(DUMMY_HASH, api_token[1])
                 raise _fail("invalid token")
-            if not self._check(row.secret_hash, api_token[1], username, remote):
+            if not self._check(row.secret_hash, api_token[1], username, remote,
+                               ("token", row.id)):
                 raise _fail("invalid token")
             return self._token(row)
         if self.tokens.looks_like_jwt(password):
@@ -184,7 +198,8 @@ class Authenticator:
                 self._throttle(username, remote)
                 verify_secret(DUMMY_HASH, password)
                 raise _fail("invalid username or password")
-            if not self._check(robot.secret_hash, password, username, remote):
+            if not self._check(robot.secret_hash, password, username, remote,
+                               ("robot", robot.id)):
                 raise _fail("invalid username or password")
             return self._robot(robot)
         user = self.store.get_user(username)
@@ -192,7 +207,8 @@ class Authenticator:
             self._throttle(username, remote)
             verify_secret(DUMMY_HASH, password)
             raise _fail("invalid username or password")
-        if not self._check(user.password_hash, password, username, remote):
+        if not self._check(user.password_hash, password, username, remote,
+                           ("user", user.id)):
             raise _fail("invalid username or password")
         return self._user(user)
 

@@ -162,12 +162,18 @@ class TokenService:
         return self._sign({"sub": subject, "wharf_ref": principal_ref,
                            "wharf_typ": REFRESH}, ttl)
 
-    def verify(self, token: str, kind: str = ACCESS) -> VerifiedToken:
+    def cached(self, token: str, kind: str = ACCESS) -> VerifiedToken | None:
+        """The token if it was verified before (no I/O, so the event loop may call this);
+        None when it must go through `verify`. Raises TokenError once it has expired."""
         cached = self._verified.get((token, kind))
-        if cached is not None:
-            if cached.expires_at > now():
-                return cached
+        if cached is not None and cached.expires_at <= now():
             raise TokenError("token expired", expired=True)
+        return cached
+
+    def verify(self, token: str, kind: str = ACCESS) -> VerifiedToken:
+        cached = self.cached(token, kind)
+        if cached is not None:
+            return cached
         verified = self._verify(token, kind)
         with self._verified_lock:
             if len(self._verified) >= _VERIFIED_CACHE_SIZE:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
 from wharf.cli import iam, images, lifecycle
 from wharf.cli.scanning import policy_app, scan_app, vulndb_app
+from wharf.cli.serve import become_server
 from wharf.settings import CONFIG_ENV, load_settings
 
 app = typer.Typer(help="wharf: a private, OCI-compliant container registry.",
@@ -52,8 +52,8 @@ def serve(
     from wharf.app import prepare
 
     _use_config(config)
-    # Worker processes build their own settings from the environment, so command-line
-    # values are passed on through it.
+    # The server process and its workers build their own settings from the environment,
+    # so command-line values are passed on through it.
     if data_dir is not None:
         os.environ["WHARF_DATA_DIR"] = str(data_dir.resolve())
     for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
@@ -65,9 +65,7 @@ def serve(
         err.print(f"error: invalid settings:\n{exc}")
         raise typer.Exit(2) from exc
     prepare(settings)
-    uvicorn.run("wharf.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, loop="uvloop", http="httptools",
-                log_level=settings.log_level, access_log=False, server_header=False)
+    become_server()
 
 
 @app.command()

@@ -9,11 +9,12 @@ import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -114,6 +115,9 @@ def writer_slot(engine: Engine) -> Iterator[None]:
 
 
 def alembic_config(url: str) -> Config:
+    # Imported here: alembic is needed at migrate time only, ~8 MiB a server need not hold.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
@@ -122,4 +126,6 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Bring the database to the newest schema."""
+    from alembic import command  # migrate time only, as above
+
     command.upgrade(alembic_config(url), "head")

@@ -216,6 +216,17 @@ class IamStore(StoreBase):
         with self._write() as conn:
             conn.execute(update(s.users).where(s.users.c.id == user_id).values(**values))
 
+    def replace_secret_hash(self, kind: str, key: int | str, old: str, new: str) -> bool:
+        """Swap the stored hash of a user ("user"), robot ("robot") or API token ("token")
+        only while it is still `old`: an upgrade of a hash must never undo a password
+        change or a rotation that landed since the hash was read."""
+        table, column = {"user": (s.users, s.users.c.password_hash),
+                         "robot": (s.robots, s.robots.c.secret_hash),
+                         "token": (s.api_tokens, s.api_tokens.c.secret_hash)}[kind]
+        with self._write() as conn:
+            return conn.execute(update(table).where(table.c.id == key, column == old)
+                                .values({column.name: new})).rowcount > 0
+
     # -- members ------------------------------------------------------------------
 
     def set_member(self, project_id: int, user_id: int, role: str) -> None:

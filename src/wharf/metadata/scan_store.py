@@ -9,7 +9,7 @@ query on (ecosystem, name).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -235,13 +235,24 @@ class ScanStore(StoreBase):
     def put_report(self, digest: str, status: str, reason: str | None,
                    report: dict[str, Any], critical: int, *,
                    verdicts: list[tuple[int, str, bool, str | None, int]] | None = None) -> None:
-        """Store a report, and the verdicts on it in the same transaction (one commit
-        at manifest PUT instead of two)."""
+        """Store a report, and the verdicts on it in the same transaction."""
         with self._write() as conn:
+            self.report_writer(digest, status, reason, report, critical,
+                               verdicts=verdicts)(conn)
+
+    def report_writer(self, digest: str, status: str, reason: str | None,
+                      report: dict[str, Any], critical: int, *,
+                      verdicts: list[tuple[int, str, bool, str | None, int]] | None = None
+                      ) -> Callable[[Connection], None]:
+        """`put_report` as a write for someone else's transaction (the manifest PUT's)."""
+        text = json.dumps(report, separators=(",", ":"))
+
+        def write(conn: Connection) -> None:
             self._upsert(conn, s.scan_reports, ["digest"], digest=digest, status=status,
-                         reason=reason, report=json.dumps(report, separators=(",", ":")),
-                         critical=critical, scanned_at=now())
+                         reason=reason, report=text, critical=critical, scanned_at=now())
             self._put_verdicts(conn, verdicts or [])
+
+        return write
 
     def report(self, digest: str) -> dict[str, Any] | None:
         with self._read() as conn:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wharf.metadata import schema as s
 from wharf.metadata.base import StoreBase
+from wharf.metadata.prepared import PreparedSelect
 from wharf.metadata.retry import retrying
 from wharf.oci.manifest import Manifest
 
@@ -42,6 +43,10 @@ def lock_digests(conn: Connection, digests: Iterable[str]) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(key)))
 
 
+# A write another store adds to a transaction of this one.
+InTransaction = Callable[[Connection], None]
+
+
 @dataclass(frozen=True, slots=True)
 class StoredManifest:
     digest: str
@@ -58,38 +63,71 @@ class ReferrerRow:
     annotations: dict[str, str] | None
 
 
-def _pull_statements() -> dict[str, Select[Any]]:
-    """The pull path's SELECTs, built once with bound parameters: building a joined
-    SELECT costs several times what SQLite takes to answer it."""
-    m, rm, r, b, rb, t = (s.manifests, s.repository_manifests, s.repositories, s.blobs,
-                          s.repository_blobs, s.tags)
-    manifest = (select(m.c.digest, m.c.media_type, m.c.body)
-                .join(rm, rm.c.digest == m.c.digest)
-                .join(r, r.c.id == rm.c.repository_id)
-                .where(r.c.name == bindparam("name")))
-    return {
-        "repository_id": select(r.c.id).where(r.c.name == bindparam("name")),
-        "blob_size": (select(b.c.size)
-                      .join(rb, rb.c.digest == b.c.digest)
-                      .join(r, r.c.id == rb.c.repository_id)
-                      .where(r.c.name == bindparam("name"), b.c.digest == bindparam("digest"))),
-        "manifest_by_tag": manifest.join(t, and_(t.c.repository_id == r.c.id,
-                                                 t.c.digest == m.c.digest))
-                                   .where(t.c.name == bindparam("tag")),
-        "manifest_by_digest": manifest.where(m.c.digest == bindparam("digest")),
-    }
+# The pull path's SELECTs, built once with bound parameters: building a joined SELECT
+# costs several times what SQLite takes to answer it (see prepared.py for how they run).
+_REPOSITORY_ID = PreparedSelect(
+    select(s.repositories.c.id).where(s.repositories.c.name == bindparam("name")))
+_BLOB_SIZE = PreparedSelect(
+    select(s.blobs.c.size)
+    .join(s.repository_blobs, s.repository_blobs.c.digest == s.blobs.c.digest)
+    .join(s.repositories, s.repositories.c.id == s.repository_blobs.c.repository_id)
+    .where(s.repositories.c.name == bindparam("name"), s.blobs.c.digest == bindparam("digest"))
+)
+_MANIFEST = (
+    select(s.manifests.c.digest, s.manifests.c.media_type, s.manifests.c.body)
+    .join(s.repository_manifests, s.repository_manifests.c.digest == s.manifests.c.digest)
+    .join(s.repositories, s.repositories.c.id == s.repository_manifests.c.repository_id)
+    .where(s.repositories.c.name == bindparam("name"))
+)
+_MANIFEST_BY_TAG = PreparedSelect(_MANIFEST.join(s.tags, and_(
+    s.tags.c.repository_id == s.repositories.c.id,
+    s.tags.c.digest == s.manifests.c.digest)).where(s.tags.c.name == bindparam("tag")))
+_MANIFEST_BY_DIGEST = PreparedSelect(_MANIFEST.where(s.manifests.c.digest == bindparam("digest")))
+_TAG_NAMES = (
+    select(s.tags.c.name)
+    .join(s.repositories, s.repositories.c.id == s.tags.c.repository_id)
+    .where(s.repositories.c.name == bindparam("name"), s.tags.c.name > bindparam("last"))
+    .order_by(s.tags.c.name)
+)
+_TAG_PAGE = _TAG_NAMES.limit(bindparam("n"))
 
 
-_PULL = _pull_statements()
+def _tag_page_json() -> PreparedSelect:
+    """SQLite builds a page's JSON array itself, in the order the index scan feeds the
+    aggregate: 1,000 rows turned into Python strings and encoded again cost several times
+    more. The second column holds the page's last name and the one after it, if any."""
+    page = _TAG_PAGE.subquery()
+    edge = _TAG_NAMES.limit(2).offset(bindparam("edge")).subquery()
+    return PreparedSelect(select(func.json_group_array(page.c.name),
+                                 select(func.json_group_array(edge.c.name)).scalar_subquery()))
+
+
+_TAG_PAGE_JSON = _tag_page_json()
+
+
+@dataclass(frozen=True, slots=True)
+class TagPage:
+    """A page of a repository's tag names, in order, already encoded as a JSON array."""
+
+    names_json: str
+    next_last: str | None  # the page's last name when more follow (the Link header's)
 
 
 @retrying
 class MetadataStore(StoreBase):
     # -- repositories -------------------------------------------------------------
 
-    def repository_id(self, name: str) -> int | None:
+    def _pull_row(self, query: PreparedSelect, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """One row of a pull-path SELECT: prepared on SQLite, else through SQLAlchemy."""
+        if self.engine.dialect.name == "sqlite":
+            return query.first(self.engine, params)
         with self._single_read() as conn:
-            return conn.scalar(_PULL["repository_id"], {"name": name})
+            row = conn.execute(query.statement, params).first()
+        return None if row is None else tuple(row)
+
+    def repository_id(self, name: str) -> int | None:
+        row = self._pull_row(_REPOSITORY_ID, {"name": name})
+        return None if row is None else int(row[0])
 
     def ensure_repository(self, name: str, project: str) -> int | None:
         """The repository's id, created on first push; None when its project does not exist
@@ -132,19 +170,17 @@ class MetadataStore(StoreBase):
 
     def blob_size_by_name(self, name: str, digest: str) -> int | None:
         """A blob's size if the named repository links it: the pull path's one query."""
-        with self._single_read() as conn:
-            return conn.scalar(_PULL["blob_size"], {"name": name, "digest": digest})
+        row = self._pull_row(_BLOB_SIZE, {"name": name, "digest": digest})
+        return None if row is None else int(row[0])
 
     def manifest_by_name(self, name: str, *, tag: str | None = None,
                          digest: str | None = None) -> StoredManifest | None:
         """A manifest of the named repository by tag or digest, in one query (pull path)."""
         if tag is not None:
-            query, params = _PULL["manifest_by_tag"], {"name": name, "tag": tag}
+            row = self._pull_row(_MANIFEST_BY_TAG, {"name": name, "tag": tag})
         else:
-            query, params = _PULL["manifest_by_digest"], {"name": name, "digest": digest}
-        with self._single_read() as conn:
-            row = conn.execute(query, params).first()
-        return None if row is None else StoredManifest(row.digest, row.media_type, row.body)
+            row = self._pull_row(_MANIFEST_BY_DIGEST, {"name": name, "digest": digest})
+        return None if row is None else StoredManifest(row[0], row[1], bytes(row[2]))
 
     def blob_in_repository_named(self, name: str, digest: str) -> bool:
         query = (
@@ -223,9 +259,10 @@ class MetadataStore(StoreBase):
     # -- manifests ----------------------------------------------------------------
 
     def put_manifest(self, repository_id: int, manifest: Manifest, body: bytes,
-                     tag: str | None) -> list[str]:
+                     tag: str | None, also: Sequence[InTransaction] = ()) -> list[str]:
         """Store and link a manifest; returns the references missing from the repository
-        (and then stores nothing)."""
+        (and then stores nothing). `also` are writes of other capabilities (the scan
+        report) that belong with the manifest: done in its transaction, or not at all."""
         digest = str(manifest.digest)
         blob_digests = {str(d.digest) for d in manifest.blobs if not d.foreign}
         child_digests = {str(d.digest) for d in manifest.children}
@@ -269,6 +306,8 @@ class MetadataStore(StoreBase):
                                        set_={"pushed_at": now()}))
             if tag is not None:
                 self._upsert_tag(conn, repository_id, tag, digest)
+            for write in also:
+                write(conn)
         return []
 
     def _upsert_tag(self, conn: Connection, repository_id: int, tag: str, digest: str) -> None:
@@ -319,6 +358,25 @@ class MetadataStore(StoreBase):
                                                        s.tags.c.name == tag))
             return result.rowcount > 0
 
+    def tag_page(self, name: str, n: int, last: str | None) -> TagPage | None:
+        """Up to `n` tag names of the named repository after `last`, in one statement (a
+        second only for an empty page); None when the repository does not exist."""
+        params: dict[str, Any] = {"name": name, "last": last or "", "n": n,
+                                  "edge": max(n - 1, 0)}
+        if self.engine.dialect.name == "sqlite":
+            row = _TAG_PAGE_JSON.first(self.engine, params)
+            assert row is not None  # an aggregate always answers
+            names_json: str = row[0]
+            edge: list[str] = json.loads(row[1])
+        else:
+            with self._single_read() as conn:
+                names = list(conn.scalars(_TAG_PAGE, {**params, "n": n + 1}))
+            edge = names[n - 1:] if n > 0 else []
+            names_json = json.dumps(names[:n], ensure_ascii=False, separators=(",", ":"))
+        if names_json == "[]" and self.repository_id(name) is None:
+            return None
+        return TagPage(names_json, edge[0] if n > 0 and len(edge) == 2 else None)
+
     def list_tags(self, repository_id: int, n: int, last: str | None) -> list[str]:
         query = (select(s.tags.c.name).where(s.tags.c.repository_id == repository_id)
                  .order_by(s.tags.c.name).limit(n))
@@ -351,4 +409,4 @@ class MetadataStore(StoreBase):
                     for t in (s.repositories, s.blobs, s.manifests, s.tags)}
 
 
-__all__ = ["IntegrityError", "MetadataStore", "ReferrerRow", "StoredManifest"]
+__all__ = ["IntegrityError", "MetadataStore", "ReferrerRow", "StoredManifest", "TagPage"]

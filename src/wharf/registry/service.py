@@ -9,7 +9,7 @@ from typing import Any
 
 from wharf import errors
 from wharf.errors import RegistryError
-from wharf.metadata.store import MetadataStore, StoredManifest
+from wharf.metadata.store import MetadataStore, StoredManifest, TagPage
 from wharf.oci import mediatypes as mt
 from wharf.oci.digest import Digest, DigestError, is_digest
 from wharf.oci.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
@@ -212,10 +212,10 @@ class RegistryService:
             raise RegistryError(errors.DIGEST_INVALID,
                                 {"expected": str(expected), "actual": str(manifest.digest)})
         repo_id = self._writable_repository(name)
-        for hook in self.hooks:
-            hook.check_push(name, manifest)
+        writes = [write for hook in self.hooks
+                  if (write := hook.check_push(name, manifest)) is not None]
         missing = self.meta.put_manifest(repo_id, manifest, body,
-                                         None if expected else reference)
+                                         None if expected else reference, writes)
         if missing:
             raise RegistryError(errors.MANIFEST_BLOB_UNKNOWN, {"missing": missing})
         if manifest.subject is None and expected is None:
@@ -255,10 +255,12 @@ class RegistryService:
 
     # -- listings -----------------------------------------------------------------
 
-    def list_tags(self, name: str, n: int, last: str | None) -> Page:
-        repo_id = self._existing_repository(name, errors.NAME_UNKNOWN)
-        tags = self.meta.list_tags(repo_id, n + 1, last)
-        return _page(tags, n)
+    def list_tags(self, name: str, n: int, last: str | None) -> TagPage:
+        """A page of tag names, encoded as a JSON array by the store (pull path)."""
+        page = self.meta.tag_page(check_name(name), n, last)
+        if page is None:
+            raise RegistryError(errors.NAME_UNKNOWN, {"name": name})
+        return page
 
     def catalog(self, n: int, last: str | None, projects: set[str] | None = None) -> Page:
         """A page of repository names; only those in `projects` (what the caller may see)

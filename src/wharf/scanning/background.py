@@ -68,15 +68,20 @@ class BackgroundIndexer:
                 log.exception("background indexing of %d blobs failed", len(batch))
 
     def close(self, timeout: float = 10.0) -> None:
-        """Finish the batch in hand and stop; what is still queued is left to PUT time."""
+        """Stop after the work queued so far, waiting up to `timeout` for room in the queue;
+        past that, queued work is dropped (and left to manifest push)."""
         thread = self._thread
         if thread is None:
             return
-        while True:  # make room for the stop marker, dropping queued work
-            try:
-                self._queue.put_nowait(_STOP)
-                break
-            except queue.Full:
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            while True:
                 with contextlib.suppress(queue.Empty):
                     self._queue.get_nowait()
+                try:
+                    self._queue.put_nowait(_STOP)
+                    break
+                except queue.Full:
+                    continue
         thread.join(timeout)

@@ -24,7 +24,7 @@ from typing import Any
 from wharf import errors
 from wharf.errors import RegistryError
 from wharf.metadata.scan_store import AllowlistRow, PolicyRow, ScanStore
-from wharf.metadata.store import now
+from wharf.metadata.store import InTransaction, now
 from wharf.oci import mediatypes as mt
 from wharf.oci.digest import Digest
 from wharf.oci.manifest import Manifest, ManifestError, parse_manifest
@@ -301,23 +301,28 @@ class ScanService:
 
     # -- the push gate ------------------------------------------------------------
 
-    def check_push(self, repository: str, manifest: Manifest) -> None:
-        """Scan a manifest being pushed and refuse it if the project's policy says so."""
+    def check_push(self, repository: str, manifest: Manifest) -> InTransaction | None:
+        """Scan a manifest being pushed and refuse it if the project's policy says so.
+        The report of an accepted one is stored in the manifest's transaction."""
         try:
             report = self.build_report(manifest, store=False)
         except _MissingLayer:
-            return
+            return None
         project = project_of(repository)
         project_id = self.store.project_id(project)
         verdict = self._verdict(project, project_id, report)
         verdicts = [] if project_id is None else [
             (project_id, report["digest"], verdict.compliant, verdict.blocking,
              verdict.critical_open)]
+        critical = report.get("counts", {}).get("CRITICAL", 0)
+        if verdict.compliant:
+            return self.store.report_writer(report["digest"], report["status"],
+                                            report.get("reason"), report, critical,
+                                            verdicts=verdicts)
+        # Kept although the manifest is not: `scan report` shows why it was refused.
         self._store_report(report, verdicts)
-        if not verdict.compliant:
-            raise RegistryError(errors.DENIED,
-                                {"reason": "scan policy", "digest": report["digest"]},
-                                f"push rejected: image {verdict.blocking}")
+        raise RegistryError(errors.DENIED, {"reason": "scan policy", "digest": report["digest"]},
+                            f"push rejected: image {verdict.blocking}")
 
     def check_pull(self, repository: str, digest: str) -> None:
         """Refuse pulls of images that became non-compliant, where a project asks to."""

@@ -13,14 +13,15 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from wharf.metadata.scan_store import ScanStore, SourceRow
 from wharf.metadata.store import now
 from wharf.scanning.osv import Advisory, AdvisoryError, parse_advisory
+
+if TYPE_CHECKING:
+    import httpx
 
 # One advisory file larger than this is not an advisory (the largest real ones, Linux
 # kernel CVEs listing hundreds of versions, are a few hundred KiB).
@@ -150,6 +151,10 @@ class VulnDatabase:
     def download(self, base_url: str, ecosystem: str, dest: Path,
                  client: httpx.Client, progress: Progress | None = None) -> Path:
         """Fetch `<base>/<ecosystem>/all.zip` to `dest` (streamed, never held in memory)."""
+        # Imported here: httpx (which loads rich, click and pygments) is ~10 MiB that a
+        # server, which never downloads, need not hold.
+        import httpx
+
         url = f"{base_url.rstrip('/')}/{quote(ecosystem)}/all.zip"
         try:
             with client.stream("GET", url) as response:

@@ -87,6 +87,9 @@ class SignatureService:
         self._policy_lock = threading.Lock()
         self._status: TtlCache[tuple[str, str, str], bool] = TtlCache(
             self.settings.cache_entries)
+        # Whether a manifest is a signature artefact, by digest: immutable content, and
+        # parsing the body on every GET would cost more than the rest of the gate.
+        self._artifacts: TtlCache[str, bool] = TtlCache(self.settings.cache_entries)
 
     # -- policy -----------------------------------------------------------------------
 
@@ -247,7 +250,10 @@ class SignatureService:
         """The pull gate and accounting for one manifest GET: raises DENIED when the
         project requires signatures the image lacks (unless the caller may push and
         pushers are exempt), else counts the pull."""
-        artifact = is_signature_artifact(body)  # parsed once for both questions
+        artifact = self._artifacts.get(digest_text)  # parsed once for both questions
+        if artifact is None:
+            artifact = is_signature_artifact(body)
+            self._artifacts.put(digest_text, artifact)
         error = self.check_pull(repository, digest_text, body, artifact)
         if error is not None and not (self.settings.exempt_pushers and may_push()):
             raise error

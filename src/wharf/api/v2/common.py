@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from wharf.registry.service import Page, RegistryService
+from wharf.registry.service import RegistryService
 
 T = TypeVar("T")
 
@@ -32,8 +32,10 @@ def name_of(request: Request) -> str:
     return name
 
 
-def link_header(path: str, n: int, page: Page) -> dict[str, str]:
-    if page.next_last is None:
+def link_header(path: str, n: int, next_last: str | None) -> dict[str, str]:
+    """The `Link: rel="next"` header of a page whose last item is `next_last` (None: the
+    last page)."""
+    if next_last is None:
         return {}
-    query = urlencode({"n": n, "last": page.next_last})
+    query = urlencode({"n": n, "last": next_last})
     return {"Link": f'<{path}?{query}>; rel="next"'}

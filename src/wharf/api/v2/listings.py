@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wharf.api.auth import visible_projects
-from wharf.api.v2.common import link_header, name_of, registry
+from wharf.api.v2.common import link_header, name_of, read, registry
 from wharf.oci import mediatypes as mt
 from wharf.registry.service import page_size
 
@@ -15,10 +17,13 @@ from wharf.registry.service import page_size
 async def list_tags(request: Request) -> Response:
     name = name_of(request)
     n = page_size(request.query_params.get("n"))
-    page = await run_in_threadpool(registry(request).list_tags, name, n,
-                                   request.query_params.get("last"))
-    return JSONResponse({"name": name, "tags": page.items},
-                        headers=link_header(f"/v2/{name}/tags/list", n, page))
+    page = await read(request, registry(request).list_tags, name, n,
+                      request.query_params.get("last"))
+    # The tag names arrive encoded (see MetadataStore.tag_page); the same compact JSON
+    # JSONResponse would write.
+    body = f'{{"name":{json.dumps(name, ensure_ascii=False)},"tags":{page.names_json}}}'
+    return Response(body, media_type="application/json",
+                    headers=link_header(f"/v2/{name}/tags/list", n, page.next_last))
 
 
 async def catalog(request: Request) -> Response:
@@ -27,7 +32,7 @@ async def catalog(request: Request) -> Response:
                                    request.query_params.get("last"),
                                    await visible_projects(request))
     return JSONResponse({"repositories": page.items},
-                        headers=link_header("/v2/_catalog", n, page))
+                        headers=link_header("/v2/_catalog", n, page.next_last))
 
 
 async def referrers(request: Request) -> Response:
