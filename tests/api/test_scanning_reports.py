@@ -4,6 +4,7 @@ real-advisory fixture database; reports through the API and the CLI, and the SBO
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -174,9 +175,13 @@ def test_layers_are_indexed_in_the_background_after_commit(
     from tests.support.images import make_layer
     from tests.support.oci import push_blob
 
+    # Only layers of 1 MiB and more are indexed in the background; smaller ones at PUT.
     layer = make_layer({"var/lib/dpkg/status": b"Package: bg\nVersion: 1.0\n",
-                        "etc/salt": unique("").encode()})
+                        "etc/salt": unique("").encode(), "opt/big": os.urandom(1 << 20)})
+    assert len(layer.blob.data) >= 1 << 20
+    small = make_layer({"etc/salt": unique("").encode()})
     digest = push_blob(client, f"{project}/app", layer.blob.data)
+    small_digest = push_blob(client, f"{project}/app", small.blob.data)
     config = push_blob(client, f"{project}/app", b'{"architecture": "amd64"}')
 
     def indexed(blob: str) -> tuple[str, int] | None:
@@ -192,3 +197,4 @@ def test_layers_are_indexed_in_the_background_after_commit(
         time.sleep(0.2)
     assert indexed(digest) == ("ok", 1)  # no manifest was pushed: the job did it
     assert indexed(config) is None  # not a layer: nothing recorded
+    assert indexed(small_digest) is None  # left to the manifest PUT

@@ -146,13 +146,23 @@ class ScanStore(StoreBase):
         self.put_layers({digest: inventory})
 
     def put_layers(self, inventories: dict[str, dict[str, Any]]) -> None:
-        with self._write() as conn:
+        if inventories:
+            with self._write() as conn:
+                self.layers_writer(inventories)(conn)
+
+    def layers_writer(self, inventories: dict[str, dict[str, Any]]
+                      ) -> Callable[[Connection], None]:
+        """`put_layers` as a write for someone else's transaction (the manifest PUT's)."""
+
+        def write(conn: Connection) -> None:
             for digest, inventory in inventories.items():
                 self._upsert(conn, s.scan_layers, ["digest"], digest=digest,
                              status=inventory["status"], reason=inventory.get("reason"),
                              inventory=json.dumps(inventory, separators=(",", ":")),
                              package_count=len(inventory.get("packages", [])),
                              indexed_at=now())
+
+        return write
 
     # -- advisories ---------------------------------------------------------------
 
@@ -242,12 +252,16 @@ class ScanStore(StoreBase):
 
     def report_writer(self, digest: str, status: str, reason: str | None,
                       report: dict[str, Any], critical: int, *,
-                      verdicts: list[tuple[int, str, bool, str | None, int]] | None = None
+                      verdicts: list[tuple[int, str, bool, str | None, int]] | None = None,
+                      layers: dict[str, dict[str, Any]] | None = None
                       ) -> Callable[[Connection], None]:
-        """`put_report` as a write for someone else's transaction (the manifest PUT's)."""
+        """`put_report` (and `put_layers` of the layers indexed for it) as a write for
+        someone else's transaction (the manifest PUT's)."""
         text = json.dumps(report, separators=(",", ":"))
+        write_layers = self.layers_writer(layers or {})
 
         def write(conn: Connection) -> None:
+            write_layers(conn)
             self._upsert(conn, s.scan_reports, ["digest"], digest=digest, status=status,
                          reason=reason, report=text, critical=critical, scanned_at=now())
             self._put_verdicts(conn, verdicts or [])

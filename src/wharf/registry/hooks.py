@@ -14,7 +14,7 @@ from wharf.oci.manifest import Manifest
 
 
 class RegistryHooks(Protocol):
-    def blob_committed(self, digest: Digest) -> None:
+    def blob_committed(self, digest: Digest, size: int) -> None:
         """After a blob's bytes and row are committed; must not raise."""
 
     def check_push(self, repository: str, manifest: Manifest) -> InTransaction | None:

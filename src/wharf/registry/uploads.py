@@ -74,7 +74,7 @@ class UploadManager:
         self._hashers: dict[str, tuple[int, _Hash]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Called after each commit (layer indexing); failures are logged, not raised.
-        self.on_commit: list[Callable[[Digest], None]] = []
+        self.on_commit: list[Callable[[Digest, int], None]] = []
 
     def start(self, repository_id: int) -> UploadState:
         session_id = new_session_id(repository_id)
@@ -192,7 +192,7 @@ class UploadManager:
         self._meta.link_blob(repository_id, str(digest), size, place)
         for listener in self.on_commit:
             try:
-                listener(digest)
+                listener(digest, size)
             except Exception:
                 log.exception("blob commit listener failed for %s", digest)
         self._discard(session_id)

@@ -54,6 +54,9 @@ log = logging.getLogger("wharf.scanning")
 IMAGE_CONFIGS = frozenset({"application/vnd.oci.image.config.v1+json",
                            "application/vnd.docker.container.image.v1+json"})
 _PULL_POLICY_TTL = 5.0
+# Layers at least this big are indexed in the background after their commit; indexing
+# smaller ones at manifest PUT costs the PUT a millisecond or two.
+BACKGROUND_MIN_BYTES = 1 << 20
 
 
 def _is_layer(media_type: str) -> bool:
@@ -111,9 +114,11 @@ class ScanService:
         if self._background is not None:
             self._background.close()
 
-    def blob_committed(self, digest: Digest) -> None:
-        """Hook after a blob commit: index it soon, off the request."""
-        if self.enqueue_index is not None:
+    def blob_committed(self, digest: Digest, size: int) -> None:
+        """Hook after a blob commit: index a big one soon, off the request. A small one
+        is indexed at manifest PUT, where its inventory is stored in the manifest's
+        transaction: cheaper than a background write of its own, and quick."""
+        if self.enqueue_index is not None and size >= BACKGROUND_MIN_BYTES:
             try:
                 self.enqueue_index(str(digest))
             except Exception:  # a queue hiccup must not fail the upload; PUT indexes anyway
@@ -140,10 +145,12 @@ class ScanService:
     def index_layer(self, digest_text: str) -> LayerInventory:
         return self.index_layers([digest_text])[digest_text]
 
-    def index_layers(self, digests: list[str]) -> dict[str, LayerInventory]:
+    def index_layers(self, digests: list[str], *, store: bool = True
+                     ) -> dict[str, LayerInventory]:
         """Index layers, each once however many callers ask at the same time (they share
-        the work), storing the new inventories in one transaction. Raises the first
-        failure once every layer is settled."""
+        the work), storing the new inventories in one transaction unless the caller
+        stores them (`store=False`). Raises the first failure once every layer is
+        settled."""
         owned: dict[str, Future[LayerInventory]] = {}
         shared: dict[str, Future[LayerInventory]] = {}
         with self._lock:
@@ -156,25 +163,23 @@ class ScanService:
         done: dict[str, LayerInventory] = {}
         failed: dict[str, BaseException] = {}
         try:
-            for digest in owned:
+            for digest, future in owned.items():
+                # Each waiter (a manifest PUT) gets its layer as soon as it is indexed,
+                # not when the whole batch is stored: it needs the inventory, not the row.
                 try:
                     done[digest] = self._index(digest)
+                    future.set_result(done[digest])
                 except Exception as exc:
                     failed[digest] = exc
-            if done:
+                    future.set_exception(exc)
+            if done and store:
                 self.store.put_layers({d: inv.to_json() for d, inv in done.items()})
-        except BaseException as exc:  # not stored: nobody may take these as indexed
-            failed.update(dict.fromkeys(done, exc))
-            done = {}
-            raise
         finally:
             with self._lock:
                 for digest, future in owned.items():
                     self._inflight.pop(digest, None)
-                    if digest in done:
-                        future.set_result(done[digest])
-                    else:
-                        future.set_exception(failed.get(digest) or _interrupted())
+                    if not future.done():  # interrupted before its turn
+                        future.set_exception(_interrupted())
         result = dict(done)
         for digest, future in shared.items():
             result[digest] = future.result()
@@ -196,10 +201,16 @@ class ScanService:
                  len(inventory.packages), inventory.entries, inventory.seconds)
         return inventory
 
-    def _inventories(self, digests: list[str], *, index_missing: bool) -> list[LayerInventory]:
+    def _inventories(self, digests: list[str], *, index_missing: bool,
+                     unstored: dict[str, LayerInventory] | None = None) -> list[LayerInventory]:
+        """The layers' inventories, indexing the missing ones if asked: stored at once, or
+        added to `unstored` for the caller to store."""
         stored = self.store.layers(digests)
         missing = [d for d in digests if d not in stored]
-        fresh = self.index_layers(missing) if missing and index_missing else {}
+        fresh = (self.index_layers(missing, store=unstored is None)
+                 if missing and index_missing else {})
+        if unstored is not None:
+            unstored.update(fresh)
         result = []
         for digest in digests:
             if digest in stored:
@@ -212,7 +223,8 @@ class ScanService:
 
     # -- reports ------------------------------------------------------------------
 
-    def _image_report(self, manifest: Manifest, *, index_missing: bool) -> dict[str, Any]:
+    def _image_report(self, manifest: Manifest, *, index_missing: bool,
+                      unstored: dict[str, LayerInventory] | None = None) -> dict[str, Any]:
         digest = str(manifest.digest)
         base: dict[str, Any] = {"digest": digest, "media_type": manifest.media_type,
                                 "scanned_at": now().isoformat()}
@@ -221,7 +233,8 @@ class ScanService:
                     "reason": f"not a container image ({manifest.artifact_type})"}
         layer_digests = [str(d.digest) for d in manifest.blobs[1:]
                          if not d.foreign and _is_layer(d.media_type)]
-        layers = self._inventories(layer_digests, index_missing=index_missing)
+        layers = self._inventories(layer_digests, index_missing=index_missing,
+                                   unstored=unstored)
         image = merge_layers(layers)
         findings = self.matcher.match(image.packages, image.os_release)
         os_release = image.os_release
@@ -266,10 +279,12 @@ class ScanService:
                 "counts": _dedupe_counts(findings), "findings": findings}
 
     def build_report(self, manifest: Manifest, *, index_missing: bool = True,
+                     unstored: dict[str, LayerInventory] | None = None,
                      store: bool = True) -> dict[str, Any]:
         report = (self._index_report(manifest, index_missing=index_missing)
                   if manifest.is_index else
-                  self._image_report(manifest, index_missing=index_missing))
+                  self._image_report(manifest, index_missing=index_missing,
+                                     unstored=unstored))
         if store:
             self._store_report(report)
         return report
@@ -304,8 +319,10 @@ class ScanService:
     def check_push(self, repository: str, manifest: Manifest) -> InTransaction | None:
         """Scan a manifest being pushed and refuse it if the project's policy says so.
         The report of an accepted one is stored in the manifest's transaction."""
+        # Layers indexed now are stored with the manifest, like its report: one write.
+        unstored: dict[str, LayerInventory] = {}
         try:
-            report = self.build_report(manifest, store=False)
+            report = self.build_report(manifest, store=False, unstored=unstored)
         except _MissingLayer:
             return None
         project = project_of(repository)
@@ -315,11 +332,13 @@ class ScanService:
             (project_id, report["digest"], verdict.compliant, verdict.blocking,
              verdict.critical_open)]
         critical = report.get("counts", {}).get("CRITICAL", 0)
+        layers = {d: inv.to_json() for d, inv in unstored.items()}
         if verdict.compliant:
             return self.store.report_writer(report["digest"], report["status"],
                                             report.get("reason"), report, critical,
-                                            verdicts=verdicts)
+                                            verdicts=verdicts, layers=layers)
         # Kept although the manifest is not: `scan report` shows why it was refused.
+        self.store.put_layers(layers)
         self._store_report(report, verdicts)
         raise RegistryError(errors.DENIED, {"reason": "scan policy", "digest": report["digest"]},
                             f"push rejected: image {verdict.blocking}")
