@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wharf.metadata.engine import writer_slot
@@ -19,6 +19,7 @@ class StoreBase:
         self.engine = engine
         # ON CONFLICT lives on the dialects' own INSERT; both spell it the same way.
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Executable] = {}
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -52,4 +53,26 @@ class StoreBase:
         return self.engine.dialect.name == "sqlite"
 
     def _insert_ignore(self, conn: Connection, table: Table, **values: Any) -> None:
-        conn.execute(self._insert(table).values(**values).on_conflict_do_nothing())
+        conn.execute(self._statement(table, (), tuple(values)), values)
+
+    def _upsert(self, conn: Connection, table: Table, keys: Sequence[str], **values: Any
+                ) -> None:
+        """INSERT, or on a conflict over `keys` UPDATE the other given columns."""
+        conn.execute(self._statement(table, tuple(keys), tuple(values)), values)
+
+    def _statement(self, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
+                   ) -> Executable:
+        # Built once per shape and executed with parameters: building an INSERT with
+        # literal values each time cost more CPU than running it.
+        shape = (table.name, keys, columns)
+        stmt = self._statements.get(shape)
+        if stmt is None:
+            insert = self._insert(table)
+            if keys:
+                stmt = insert.on_conflict_do_update(
+                    index_elements=[table.c[k] for k in keys],
+                    set_={c: insert.excluded[c] for c in columns if c not in keys})
+            else:
+                stmt = insert.on_conflict_do_nothing()
+            self._statements[shape] = stmt
+        return stmt

@@ -88,12 +88,6 @@ def _utc(value: datetime) -> datetime:
 
 @retrying
 class ScanStore(StoreBase):
-    def _upsert(self, conn: Connection, table: Any, keys: list[str], **values: Any) -> None:
-        stmt = self._insert(table).values(**values)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[table.c[k] for k in keys],
-            set_={k: v for k, v in values.items() if k not in keys}))
-
     # -- projects -----------------------------------------------------------------
 
     def manifest_body(self, digest: str) -> tuple[str, bytes] | None:

@@ -225,11 +225,8 @@ class MetadataStore(StoreBase):
     def _link_fresh(self, conn: Connection, repository_id: int, digest: str) -> None:
         # A re-upload or mount restarts the link's GC grace period: the push it belongs
         # to is in progress, and its manifest will come.
-        stmt = self._insert(s.repository_blobs).values(repository_id=repository_id,
-                                                        digest=digest, created_at=now())
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[s.repository_blobs.c.repository_id, s.repository_blobs.c.digest],
-            set_={"created_at": now()}))
+        self._upsert(conn, s.repository_blobs, ("repository_id", "digest"),
+                     repository_id=repository_id, digest=digest, created_at=now())
 
     def link_existing_blob(self, repository_id: int, digest: str) -> int | None:
         """Link a blob the store already has; None if it has no row (nothing to mount)."""
@@ -286,12 +283,12 @@ class MetadataStore(StoreBase):
                 s.manifests.c.digest == digest).with_for_update(read=True))
             if exists is None:
                 # Ignore-on-conflict: two nodes may push the same manifest at once.
-                conn.execute(self._insert(s.manifests).on_conflict_do_nothing().values(
-                    digest=digest, media_type=manifest.media_type,
+                self._insert_ignore(
+                    conn, s.manifests, digest=digest, media_type=manifest.media_type,
                     artifact_type=manifest.artifact_type,
                     subject=str(manifest.subject.digest) if manifest.subject else None,
                     annotations=json.dumps(manifest.annotations) if manifest.annotations else None,
-                    size=len(body), body=body, created_at=now()))
+                    size=len(body), body=body, created_at=now())
                 refs = [{"parent": digest, "child": c, "kind": "blob"} for c in blob_digests]
                 refs += [{"parent": digest, "child": c, "kind": "manifest"} for c in child_digests]
                 if refs:
@@ -299,11 +296,8 @@ class MetadataStore(StoreBase):
                                  refs)
             # A push of a manifest the repository holds counts as a new push: it restarts
             # GC's grace period for it (an index's children are pushed before the index).
-            conn.execute(self._insert(s.repository_manifests).values(
-                repository_id=repository_id, digest=digest, pushed_at=now())
-                .on_conflict_do_update(index_elements=[s.repository_manifests.c.repository_id,
-                                                       s.repository_manifests.c.digest],
-                                       set_={"pushed_at": now()}))
+            self._upsert(conn, s.repository_manifests, ("repository_id", "digest"),
+                         repository_id=repository_id, digest=digest, pushed_at=now())
             if tag is not None:
                 self._upsert_tag(conn, repository_id, tag, digest)
             for write in also:
@@ -311,11 +305,8 @@ class MetadataStore(StoreBase):
         return []
 
     def _upsert_tag(self, conn: Connection, repository_id: int, tag: str, digest: str) -> None:
-        stmt = self._insert(s.tags).values(repository_id=repository_id, name=tag, digest=digest,
-                                           updated_at=now())
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[s.tags.c.repository_id, s.tags.c.name],
-            set_={"digest": digest, "updated_at": now()}))
+        self._upsert(conn, s.tags, ("repository_id", "name"), repository_id=repository_id,
+                     name=tag, digest=digest, updated_at=now())
 
     def imply_subject(self, digest: str, subject: str) -> None:
         """Record `subject` for a manifest that names none: cosign's tag-scheme signatures
