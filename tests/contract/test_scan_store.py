@@ -29,7 +29,8 @@ def test_layers_reports_and_advisories(meta: MetadataStore) -> None:
     store.put_layer("sha256:" + "a" * 64, {**inventory, "packages": []})  # upsert
     assert store.layers(["sha256:" + "a" * 64, "sha256:" + "b" * 64]) == {
         "sha256:" + "a" * 64: {**inventory, "packages": []}}
-    assert store.has_layer("sha256:" + "a" * 64)
+    assert store.indexed_layers(["sha256:" + "a" * 64, "sha256:" + "b" * 64]) == {
+        "sha256:" + "a" * 64}
 
     before = store.vulndb_generation()
     summary = VulnDatabase(store).import_path(FIXTURES, "fixtures")

@@ -123,11 +123,6 @@ class ScanStore(StoreBase):
                                 .where(s.scan_layers.c.digest.in_(wanted)))
             return {r.digest: json.loads(r.inventory) for r in rows}
 
-    def has_layer(self, digest: str) -> bool:
-        with self._read() as conn:
-            return conn.scalar(select(s.scan_layers.c.digest)
-                               .where(s.scan_layers.c.digest == digest)) is not None
-
     def indexed_layers(self, digests: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(digests))
         if not wanted:

@@ -368,14 +368,6 @@ class MetadataStore(StoreBase):
             return None
         return TagPage(names_json, edge[0] if n > 0 and len(edge) == 2 else None)
 
-    def list_tags(self, repository_id: int, n: int, last: str | None) -> list[str]:
-        query = (select(s.tags.c.name).where(s.tags.c.repository_id == repository_id)
-                 .order_by(s.tags.c.name).limit(n))
-        if last:
-            query = query.where(s.tags.c.name > last)
-        with self._read() as conn:
-            return list(conn.scalars(query))
-
     def referrers(self, repository_id: int, subject: str,
                   artifact_type: str | None) -> list[ReferrerRow]:
         m = s.manifests

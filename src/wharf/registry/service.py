@@ -71,7 +71,6 @@ class RegistryService:
         self.driver = driver
         self.uploads = UploadManager(meta, driver, upload_ttl)
         self.hooks: list[RegistryHooks] = []
-        self.upload_ttl = upload_ttl
         # When set (and the driver can presign), blob GETs are redirected to the store.
         self.redirect_ttl = redirect_ttl
 
